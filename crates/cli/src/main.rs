@@ -1,0 +1,76 @@
+//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`.
+//!
+//! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
+//! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
+
+mod commands;
+mod config;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// phongdich — hệ thống thông tin phòng chống dịch (epidemic prevention information system).
+#[derive(Debug, Parser)]
+#[command(name = "phongdich", version, about)]
+struct Cli {
+    /// TOML configuration file (default: ./phongdich.toml if it exists).
+    #[arg(long, global = true, env = "PHONGDICH_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Log format: `text` or `json`.
+    #[arg(long, global = true, env = "PHONGDICH_LOG_FORMAT")]
+    log_format: Option<config::LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (applies migrations first).
+    Serve(commands::serve::Args),
+    /// Apply database migrations and exit.
+    Migrate(commands::DatabaseArg),
+    /// Fill the database with a synthetic population of one province.
+    Demo(commands::demo::Args),
+    /// Population denominators derived from the register.
+    #[command(subcommand)]
+    Population(commands::population::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let file = match config::FileConfig::load(cli.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return report(&e),
+    };
+    logging::init(cli.log_format.or(file.log_format).unwrap_or_default());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return report(&anyhow::Error::from(e)),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => commands::serve::run(a, &file).await,
+            Command::Migrate(a) => commands::migrate(a, &file).await,
+            Command::Demo(a) => commands::demo::run(a, &file).await,
+            Command::Population(c) => commands::population::run(c, &file).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints an error on one line (Vietnamese message, stable code) and returns a failure code.
+fn report(e: &anyhow::Error) -> ExitCode {
+    match e.downcast_ref::<domain::Error>() {
+        Some(d) => eprintln!("lỗi [{}]: {}", d.code.as_str(), d.message_vi),
+        None => eprintln!("lỗi: {e:#}"),
+    }
+    ExitCode::FAILURE
+}

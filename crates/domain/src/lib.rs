@@ -1,0 +1,12 @@
+//! `domain` — phongdich's types, validation and rules, with no I/O.
+//!
+//! Everything here is pure: no database, no HTTP, no clock. Time is passed in as a parameter
+//! (`as_of` dates). The crate must never depend on `sqlx`, `axum` or `tokio`; CI checks this.
+
+pub mod error;
+pub mod name;
+pub mod person;
+pub mod population;
+pub mod units;
+
+pub use error::{Error, ErrorCode};

@@ -1,0 +1,96 @@
+//! `server` — phongdich's HTTP face: the JSON API under `/api/v1`, server-rendered Vietnamese web
+//! pages, health/readiness probes and Prometheus metrics.
+//!
+//! [`router`] assembles every route; [`serve`] runs it on a listener until a shutdown signal.
+//! Handlers are thin: they parse input into domain types, call the [`store::Store`], and render.
+
+pub mod api;
+pub mod assets;
+pub mod error;
+pub mod i18n;
+pub mod observability;
+pub mod pages;
+pub mod security;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use domain::units::AdminUnits;
+use store::Store;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub units: &'static AdminUnits,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState {
+            store,
+            units: AdminUnits::embedded(),
+        }
+    }
+}
+
+/// The complete application: pages, API, probes, static assets, with logging, metrics, timeouts
+/// and security headers applied to every response.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(observability::routes())
+        .merge(assets::routes())
+        .fallback(pages::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(observability::track_metrics))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(security::headers))
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish and closes the database pool.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM (systemd stop).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

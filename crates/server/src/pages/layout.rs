@@ -1,0 +1,56 @@
+//! The page shell: header with the main sections, language switch, stylesheet and script.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::assets::{CSS_PATH, JS_PATH};
+use crate::i18n::Lang;
+
+/// Main sections of the UI: path, Vietnamese and English labels.
+pub const SECTIONS: [(&str, &str, &str); 7] = [
+    ("/", "Tổng quan", "Overview"),
+    ("/vaccination", "Tiêm chủng", "Vaccination"),
+    ("/cases", "Ca bệnh", "Cases"),
+    ("/epidemic-level", "Cấp độ dịch", "Epidemic level"),
+    ("/capacity", "Năng lực điều trị", "Treatment capacity"),
+    ("/reports", "Báo cáo", "Reports"),
+    ("/admin", "Quản trị", "Administration"),
+];
+
+/// Wraps `content` in the shell. `current` is the active section path, if any.
+pub fn page(lang: Lang, current: Option<&str>, title: &str, content: Markup) -> Markup {
+    let here = current.unwrap_or("/");
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — phongdich" }
+                link rel="stylesheet" href=(CSS_PATH);
+                script src=(JS_PATH) defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "phongdich" }
+                    nav.sections aria-label=(lang.t("Các mục chính", "Main sections")) {
+                        @for (path, vi, en) in SECTIONS {
+                            @if current == Some(path) {
+                                a href=(path) aria-current="page" { (lang.t(vi, en)) }
+                            } @else {
+                                a href=(path) { (lang.t(vi, en)) }
+                            }
+                        }
+                    }
+                    span.lang {
+                        @if lang == Lang::Vi {
+                            a href={ "/lang/en?next=" (here) } lang="en" { "English" }
+                        } @else {
+                            a href={ "/lang/vi?next=" (here) } lang="vi" { "Tiếng Việt" }
+                        }
+                    }
+                }
+                main { (content) }
+            }
+        }
+    }
+}

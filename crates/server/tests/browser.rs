@@ -1,0 +1,148 @@
+//! Browser test: real headless Chromium (Debian's `chromium` + `chromedriver`) against the real
+//! server. Skips with a notice when chromedriver is absent, unless `PHONGDICH_TEST_BROWSER=1`
+//! (set by `.ci/run`), which turns the skip into a failure.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use testkit::{TestApp, TestDb};
+
+const REQUIRE_ENV: &str = "PHONGDICH_TEST_BROWSER";
+
+fn find_chromedriver() -> Option<String> {
+    if let Ok(p) = std::env::var("PHONGDICH_CHROMEDRIVER") {
+        return Some(p);
+    }
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(str::to_string)
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_driver(path: &str) -> (Driver, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Driver(
+        Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (driver, port);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+#[tokio::test]
+async fn pick_a_commune_and_see_its_persons() {
+    let Some(driver_path) = find_chromedriver() else {
+        if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
+            panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
+        }
+        eprintln!("notice: chromedriver not found; skipping the browser test");
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    let params = demo::DemoParams {
+        province_code: "12".into(),
+        persons: 3000,
+        seed: 11,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+    };
+    let pop = demo::generate(&params, domain::units::AdminUnits::embedded()).unwrap();
+    db.store.insert_households(&pop.households).await.unwrap();
+    db.store.insert_persons(&pop.persons).await.unwrap();
+    // The commune with the most persons, so its list is certainly not empty.
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for p in &pop.persons {
+        *counts.entry(p.commune_code.as_str()).or_default() += 1;
+    }
+    let (commune, n) = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(c, n)| (c.to_string(), *n))
+        .unwrap();
+    let app = TestApp::spawn(db).await;
+
+    let (_driver, port) = start_driver(&driver_path).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-quic"]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("webdriver session");
+
+    let result = async {
+        client.goto(&app.url("/")).await?;
+        let html = client.find(Locator::Css("html")).await?;
+        assert_eq!(html.attr("lang").await?.as_deref(), Some("vi"));
+        // Province → (script submits) → commune select appears → pick commune → persons list.
+        let province = client.find(Locator::Css("select[name=p]")).await?;
+        province.select_by_value("12").await?;
+        let commune_select = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("select[name=c]"))
+            .await?;
+        commune_select.select_by_value(&commune).await?;
+        let table = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("table#persons tbody"))
+            .await?;
+        let rows = table.find_all(Locator::Css("tr")).await?;
+        assert_eq!(
+            rows.len(),
+            n.min(50),
+            "first page of the commune's {n} persons"
+        );
+        let url = client.current_url().await?;
+        assert!(url.as_str().contains(&format!("unit={commune}")), "{url}");
+        let total = client
+            .find(Locator::Id("persons-total"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            total.starts_with(&n.to_string()) || total.replace('.', "").starts_with(&n.to_string()),
+            "{total}"
+        );
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = client.close().await;
+    app.stop().await;
+    result.expect("browser flow");
+}

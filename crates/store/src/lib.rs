@@ -1,0 +1,200 @@
+//! `store` — the storage contract ([`Store`]) and its two backends.
+//!
+//! - [`sqlite::SqliteStore`]: the embedded default (`sqlite://PATH`), WAL mode, one file.
+//! - [`postgres::PgStore`]: production (`postgres://…`).
+//!
+//! The backend is chosen once, from the URL scheme, by [`connect`]. Each backend has its own
+//! migrations under `migrations/<backend>/`, embedded in the binary. Callers only see the trait and
+//! domain types; SQL never leaks out of this crate. The contract test suite in `tests/contract.rs`
+//! runs against both backends.
+
+pub mod error;
+pub mod model;
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use domain::person::{Household, Person, Sex};
+use domain::population::Denominator;
+use domain::{Error, ErrorCode};
+use uuid::Uuid;
+
+pub use model::{Page, PersonQuery, PersonScope};
+
+/// Result type of the storage layer.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Which backend a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The storage contract. Every method is implemented by both backends with the same observable
+/// behaviour (checked by the contract suite).
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations of this backend; idempotent.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Cheap round trip to the database (readiness probe).
+    async fn ping(&self) -> Result<()>;
+
+    /// Inserts households in one transaction. Returns the number inserted.
+    async fn insert_households(&self, households: &[Household]) -> Result<u64>;
+
+    /// Inserts persons in one transaction (all or nothing). A duplicate id or citizen ID fails the
+    /// whole batch with [`ErrorCode::Conflict`].
+    async fn insert_persons(&self, persons: &[Person]) -> Result<u64>;
+
+    async fn count_persons(&self) -> Result<u64>;
+
+    /// One page of persons in a scope, optionally matching a search, ordered by folded name then id.
+    async fn list_persons(&self, query: &PersonQuery) -> Result<Page<Person>>;
+
+    async fn get_person(&self, id: Uuid) -> Result<Option<Person>>;
+
+    /// `(2025 commune, sex, date of birth)` of every person, for denominators.
+    async fn person_demographics(&self) -> Result<Vec<(String, Sex, NaiveDate)>>;
+
+    /// Replaces all stored denominators by `rows` (computed at `as_of`) in one transaction.
+    async fn replace_denominators(&self, as_of: NaiveDate, rows: &[Denominator]) -> Result<()>;
+
+    /// Stored denominators, optionally only for the given 2025 communes.
+    async fn denominators(&self, communes: Option<&[String]>) -> Result<Vec<Denominator>>;
+
+    /// Closes the pool, waiting for connections to finish (graceful shutdown).
+    async fn close(&self);
+}
+
+/// Recomputes the population denominators from the register at `as_of` and stores them.
+/// Returns the number of rows written.
+pub async fn rebuild_denominators(store: &dyn Store, as_of: NaiveDate) -> Result<usize> {
+    let people = store.person_demographics().await?;
+    let rows = domain::population::compute_denominators(
+        people.iter().map(|(c, s, d)| (c.as_str(), *s, *d)),
+        as_of,
+    );
+    store.replace_denominators(as_of, &rows).await?;
+    Ok(rows.len())
+}
+
+/// A parsed `--database` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…` and `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let raw = raw.trim();
+        if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(bad_url(raw, "thiếu đường dẫn tệp", "missing file path"));
+            }
+            Ok(DatabaseUrl::Sqlite(raw.to_string()))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(raw.to_string()))
+        } else {
+            Err(bad_url(
+                raw,
+                "chỉ hỗ trợ sqlite://ĐƯỜNG_DẪN hoặc postgres://…",
+                "only sqlite://PATH or postgres://… are supported",
+            ))
+        }
+    }
+
+    /// The URL with any password replaced by `***`, safe for logs and messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(s) => s.clone(),
+            DatabaseUrl::Postgres(s) => redact_password(s),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+fn bad_url(raw: &str, vi: &str, en: &str) -> Error {
+    let shown = redact_password(raw);
+    Error::new(
+        ErrorCode::InvalidConfig,
+        format!("Địa chỉ cơ sở dữ liệu không hợp lệ «{shown}»: {vi}"),
+        format!("Invalid database URL «{shown}»: {en}"),
+    )
+}
+
+/// Opens the database named by `url`, choosing the backend from its scheme. Does not migrate.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Sqlite(u) => Ok(Arc::new(sqlite::SqliteStore::connect(&u).await?)),
+        DatabaseUrl::Postgres(u) => Ok(Arc::new(postgres::PgStore::connect(&u).await?)),
+    }
+}
+
+/// [`connect`] then [`Store::migrate`].
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    let store = connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://./phongdich.db").unwrap(),
+            DatabaseUrl::Sqlite("sqlite://./phongdich.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        let e = DatabaseUrl::parse("mysql://root:secret@h/db").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert!(!e.message_vi.contains("secret"), "{}", e.message_vi);
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        let u = DatabaseUrl::parse("postgres://app:hunter2@db:5432/x").unwrap();
+        assert_eq!(u.redacted(), "postgres://app:***@db:5432/x");
+    }
+}

@@ -1,0 +1,176 @@
+//! `testkit` — shared test helpers: isolated databases for the storage contract suite and a real
+//! server spawned on a random port.
+//!
+//! [`TestDb::sqlite`] gives a fresh SQLite file in a temporary directory. [`TestDb::postgres`] gives
+//! a fresh PostgreSQL database created on the server named by `PHONGDICH_TEST_PG` (and dropped on
+//! [`TestDb::cleanup`]); it returns `None` with a printed notice when the variable is unset.
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use store::Store;
+
+/// Environment variable naming a PostgreSQL URL for the PostgreSQL half of the suites.
+pub const PG_ENV: &str = "PHONGDICH_TEST_PG";
+
+/// An isolated, migrated database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A new SQLite database in its own temporary directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = store::open(&url).await.expect("open sqlite test db");
+        TestDb {
+            url,
+            store,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// A new PostgreSQL database, or `None` (with a notice) when `PHONGDICH_TEST_PG` is unset.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(PG_ENV) else {
+            eprintln!("notice: {PG_ENV} is not set; skipping the PostgreSQL half of this test");
+            return None;
+        };
+        let name = format!("phongdich_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let url = replace_db_name(&admin_url, &name);
+        let store = store::open(&url).await.expect("open postgres test db");
+        Some(TestDb {
+            url,
+            store,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+
+    /// Both backends: SQLite always, PostgreSQL when configured.
+    pub async fn all() -> Vec<TestDb> {
+        let mut v = vec![TestDb::sqlite().await];
+        v.extend(TestDb::postgres().await);
+        v
+    }
+
+    /// Closes the pool and drops the PostgreSQL database (SQLite files go with their temp dir).
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup
+            && let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
+/// Replaces the database name (path) of a PostgreSQL URL, keeping the query string.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// A real server on `127.0.0.1:0` over an isolated database, for integration tests.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    pub db: TestDb,
+    /// A client that keeps cookies and does not follow redirects.
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Spawns the full router (same as `phongdich serve`) over `db`.
+    pub async fn spawn(db: TestDb) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind random port");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = server::AppState::new(db.store.clone());
+        let task = tokio::spawn(server::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base_url: format!("http://{addr}"),
+            db,
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Absolute URL of a path on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Graceful shutdown, then database cleanup.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.db.cleanup().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_database_name() {
+        assert_eq!(
+            super::replace_db_name("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_db_name("postgres://h?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+    }
+}
