@@ -3,6 +3,8 @@
 //! Everything here is pure: no database, no HTTP, no clock. Time is passed in as a parameter
 //! (`as_of` dates). The crate must never depend on `sqlx`, `axum` or `tokio`; CI checks this.
 
+pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod name;
 pub mod person;

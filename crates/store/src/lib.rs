@@ -18,12 +18,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditEntry, NewAuditEntry};
+use domain::auth::User;
 use domain::person::{Household, Person, Sex};
 use domain::population::Denominator;
 use domain::{Error, ErrorCode};
 use uuid::Uuid;
 
-pub use model::{Page, PersonQuery, PersonScope};
+pub use model::{ApiTokenRecord, AuditFilter, Page, PersonQuery, PersonScope, SessionRecord};
 
 /// Result type of the storage layer.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -79,6 +82,66 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stored denominators, optionally only for the given 2025 communes.
     async fn denominators(&self, communes: Option<&[String]>) -> Result<Vec<Denominator>>;
 
+    // ---- identity -------------------------------------------------------------------------
+
+    /// Creates a user; a taken username gives [`ErrorCode::Conflict`].
+    async fn create_user(&self, user: &User, password_hash: &str) -> Result<()>;
+
+    /// A user and their password hash, by (lower-case) username.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<(User, String)>>;
+
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>>;
+
+    /// All users, by username.
+    async fn list_users(&self) -> Result<Vec<User>>;
+
+    /// Disables or re-enables an account; returns false if there is no such user.
+    async fn set_user_disabled(&self, id: Uuid, disabled: bool) -> Result<bool>;
+
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<()>;
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<()>;
+
+    /// A live session and its (enabled) user.
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(SessionRecord, User)>>;
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Ends every session of a user (password change, account disabled).
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<()>;
+
+    async fn create_api_token(&self, token: &ApiTokenRecord) -> Result<()>;
+
+    /// The (enabled) user owning a live API token.
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<User>>;
+
+    /// Login-throttle state of a key: `(failures, locked_until)`.
+    async fn throttle_get(&self, key: &str) -> Result<Option<(u32, Option<DateTime<Utc>>)>>;
+
+    async fn throttle_put(
+        &self,
+        key: &str,
+        failures: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+
+    async fn throttle_clear(&self, key: &str) -> Result<()>;
+
+    // ---- audit ----------------------------------------------------------------------------
+
+    /// Appends an entry to the hash chain (serialised against concurrent appends).
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry>;
+
+    /// A page of entries, newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>>;
+
+    /// Every entry in sequence order and the recorded head `(seq, hash)`, for verification.
+    async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(i64, String)>)>;
+
     /// Closes the pool, waiting for connections to finish (graceful shutdown).
     async fn close(&self);
 }
@@ -93,6 +156,13 @@ pub async fn rebuild_denominators(store: &dyn Store, as_of: NaiveDate) -> Result
     );
     store.replace_denominators(as_of, &rows).await?;
     Ok(rows.len())
+}
+
+/// Checks an audit chain end to end (`phongdich audit verify`).
+pub async fn verify_audit(store: &dyn Store) -> Result<std::result::Result<usize, domain::audit::ChainBreak>> {
+    let (entries, head) = store.audit_chain().await?;
+    Ok(domain::audit::verify_chain(&entries, head.as_ref().map(|(s, h)| (*s, h.as_str())))
+        .map(|()| entries.len()))
 }
 
 /// A parsed `--database` URL.

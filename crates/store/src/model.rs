@@ -177,3 +177,82 @@ mod tests {
         assert!(PersonScope::for_unit(u, UnitVersion::V2025, "001").is_err());
     }
 }
+
+/// A login session as stored: only the hash of the cookie token is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub user_id: Uuid,
+    /// Per-session CSRF token (sent back in forms and the `X-CSRF-Token` header).
+    pub csrf_token: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub ip: Option<String>,
+}
+
+/// An API token as stored: only its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiTokenRecord {
+    pub id: Uuid,
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Filters of the audit page and API; all optional, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub entity_id: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// Builds a [`domain::auth::User`] from stored columns.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn user_from_columns(
+    id: Uuid,
+    username: String,
+    display_name: String,
+    role: &str,
+    unit_version: Option<String>,
+    unit_code: Option<String>,
+    organisation: Option<String>,
+    person_id: Option<Uuid>,
+    disabled: bool,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<domain::auth::User, Error> {
+    use domain::auth::{Role, UnitRef, User, UserScope};
+    let corrupt = |e: Error| {
+        tracing::error!(user = %id, error = %e, "corrupt user row");
+        Error::internal()
+    };
+    let unit = match (unit_version, unit_code) {
+        (Some(v), Some(c)) => Some(UnitRef::new(UnitVersion::parse(&v).map_err(corrupt)?, c)),
+        _ => None,
+    };
+    Ok(User {
+        id,
+        username,
+        display_name,
+        role: Role::parse(role).map_err(corrupt)?,
+        scope: UserScope {
+            unit,
+            organisation,
+            person_id,
+        },
+        disabled,
+        created_at,
+    })
+}
+
+/// Truncates a timestamp to microseconds, the precision both backends store, so hashes computed
+/// before storing match the values read back.
+pub(crate) fn micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}

@@ -11,10 +11,20 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditEntry, NewAuditEntry};
+use domain::auth::User;
+
 use crate::error::{from_sqlx, one_line};
-use crate::model::{Page, PersonQuery, person_from_columns};
-use crate::sql::{PERSON_COLUMNS, push_person_page, push_person_where};
-use crate::sqlite::denominator_from_columns;
+use crate::model::{
+    ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
+    user_from_columns,
+};
+use crate::sql::{
+    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page,
+    push_audit_where, push_person_page, push_person_where,
+};
+use crate::sqlite::{audit_from_columns, chained_entry, denominator_from_columns};
 use crate::{Backend, DatabaseUrl, Result, Store};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -282,7 +292,324 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn create_user(&self, u: &User, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, role, unit_version, \
+             unit_code, organisation, person_id, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(u.id)
+        .bind(&u.username)
+        .bind(&u.display_name)
+        .bind(password_hash)
+        .bind(u.role.as_str())
+        .bind(u.scope.unit.as_ref().map(|x| x.version.as_str()))
+        .bind(u.scope.unit.as_ref().map(|x| x.code.as_str()))
+        .bind(&u.scope.organisation)
+        .bind(u.scope.person_id)
+        .bind(u.disabled)
+        .bind(micros(u.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.map(|r| {
+            Ok((
+                user_from_row(&r)?,
+                r.try_get("password_hash").map_err(from_sqlx)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_user_disabled(&self, id: Uuid, disabled: bool) -> Result<bool> {
+        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, ip) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.user_id)
+        .bind(&s.csrf_token)
+        .bind(micros(s.created_at))
+        .bind(micros(s.expires_at))
+        .bind(&s.ip)
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(SessionRecord, User)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS_U}, s.token_hash, s.csrf_token, s.created_at AS s_created, \
+             s.expires_at, s.ip FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        let Some(r) = row else { return Ok(None) };
+        let user = user_from_row(&r)?;
+        Ok(Some((
+            SessionRecord {
+                token_hash: r.try_get("token_hash").map_err(from_sqlx)?,
+                user_id: user.id,
+                csrf_token: r.try_get("csrf_token").map_err(from_sqlx)?,
+                created_at: r.try_get("s_created").map_err(from_sqlx)?,
+                expires_at: r.try_get("expires_at").map_err(from_sqlx)?,
+                ip: r.try_get("ip").map_err(from_sqlx)?,
+            },
+            user,
+        )))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn create_api_token(&self, t: &ApiTokenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, id, user_id, name, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.token_hash)
+        .bind(t.id)
+        .bind(t.user_id)
+        .bind(&t.name)
+        .bind(micros(t.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS_U} FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND NOT t.revoked AND NOT u.disabled"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn throttle_get(&self, key: &str) -> Result<Option<(u32, Option<DateTime<Utc>>)>> {
+        let row: Option<(i32, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT failures, locked_until FROM login_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(row.map(|(f, l)| (f.max(0) as u32, l)))
+    }
+
+    async fn throttle_put(
+        &self,
+        key: &str,
+        failures: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO login_throttle (key, failures, locked_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
+             locked_until = excluded.locked_until",
+        )
+        .bind(key)
+        .bind(i32::try_from(failures).unwrap_or(i32::MAX))
+        .bind(locked_until.map(micros))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn throttle_clear(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        // One appender at a time across all app servers.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK_KEY)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        let stored = chained_entry(head, entry);
+        let e = &stored.entry;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity_type, entity_id, \
+             unit_code, ip, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(stored.seq)
+        .bind(e.at)
+        .bind(e.actor_id)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.entity_type)
+        .bind(&e.entity_id)
+        .bind(&e.unit_code)
+        .bind(&e.ip)
+        .bind(e.details.to_string())
+        .bind(&stored.prev_hash)
+        .bind(&stored.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        )
+        .bind(stored.seq)
+        .bind(&stored.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(stored)
+    }
+
+    async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditEntry>> {
+        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM audit_log");
+        push_audit_where(&mut count, f);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        let mut list =
+            QueryBuilder::<Postgres>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
+        push_audit_where(&mut list, f);
+        push_audit_page(&mut list, f);
+        let rows = list.build().fetch_all(&self.pool).await.map_err(from_sqlx)?;
+        Ok(Page {
+            items: rows.iter().map(audit_from_row).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(i64, String)>)> {
+        let rows = sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok((rows.iter().map(audit_from_row).collect::<Result<_>>()?, head))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Advisory-lock key serialising audit appends ("pd-audit").
+const AUDIT_LOCK_KEY: i64 = 0x7064_2d61_7564_6974;
+
+fn user_from_row(r: &PgRow) -> Result<User> {
+    user_from_columns(
+        r.try_get("id").map_err(from_sqlx)?,
+        r.try_get("username").map_err(from_sqlx)?,
+        r.try_get("display_name").map_err(from_sqlx)?,
+        r.try_get::<&str, _>("role").map_err(from_sqlx)?,
+        r.try_get("unit_version").map_err(from_sqlx)?,
+        r.try_get("unit_code").map_err(from_sqlx)?,
+        r.try_get("organisation").map_err(from_sqlx)?,
+        r.try_get("person_id").map_err(from_sqlx)?,
+        r.try_get("disabled").map_err(from_sqlx)?,
+        r.try_get("created_at").map_err(from_sqlx)?,
+    )
+}
+
+fn audit_from_row(r: &PgRow) -> Result<AuditEntry> {
+    audit_from_columns(
+        r.try_get("seq").map_err(from_sqlx)?,
+        r.try_get("at").map_err(from_sqlx)?,
+        r.try_get("actor_id").map_err(from_sqlx)?,
+        r,
+    )
 }

@@ -65,3 +65,56 @@ where
         .push(" OFFSET ")
         .push_bind(i64::try_from(q.offset).unwrap_or(i64::MAX));
 }
+
+/// Columns selected for a [`domain::auth::User`].
+pub(crate) const USER_COLUMNS: &str = "id, username, display_name, role, unit_version, unit_code, \
+     organisation, person_id, disabled, created_at";
+
+/// [`USER_COLUMNS`] qualified with the `u` alias, for joins.
+pub(crate) const USER_COLUMNS_U: &str = "u.id, u.username, u.display_name, u.role, \
+     u.unit_version, u.unit_code, u.organisation, u.person_id, u.disabled, u.created_at";
+
+/// Columns selected for a [`domain::audit::AuditEntry`].
+pub(crate) const AUDIT_COLUMNS: &str = "seq, at, actor_id, actor, action, entity_type, entity_id, \
+     unit_code, ip, details, prev_hash, hash";
+
+/// Appends ` WHERE …` for an audit filter.
+pub(crate) fn push_audit_where<'args, DB>(
+    qb: &mut QueryBuilder<'args, DB>,
+    f: &crate::model::AuditFilter,
+) where
+    DB: Database,
+    String: Encode<'args, DB> + Type<DB>,
+    chrono::DateTime<chrono::Utc>: Encode<'args, DB> + Type<DB>,
+{
+    qb.push(" WHERE 1=1");
+    for (column, value) in [
+        ("actor", &f.actor),
+        ("action", &f.action),
+        ("entity_id", &f.entity_id),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+        }
+    }
+    if let Some(from) = f.from {
+        qb.push(" AND at >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        qb.push(" AND at < ").push_bind(to);
+    }
+}
+
+/// Newest first, paged.
+pub(crate) fn push_audit_page<'args, DB>(
+    qb: &mut QueryBuilder<'args, DB>,
+    f: &crate::model::AuditFilter,
+) where
+    DB: Database,
+    i64: Encode<'args, DB> + Type<DB>,
+{
+    qb.push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(f.limit.clamp(1, 500)))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
+}

@@ -11,9 +11,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use uuid::Uuid;
 
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditEntry, NewAuditEntry};
+use domain::auth::User;
+
 use crate::error::{from_sqlx, one_line};
-use crate::model::{Page, PersonQuery, person_from_columns};
-use crate::sql::{PERSON_COLUMNS, push_person_page, push_person_where};
+use crate::model::{
+    ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
+    user_from_columns,
+};
+use crate::sql::{
+    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page,
+    push_audit_where, push_person_page, push_person_where,
+};
 use crate::{Backend, Result, Store};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -293,8 +303,373 @@ impl Store for SqliteStore {
         rows.into_iter().map(denominator_from_columns).collect()
     }
 
+    async fn create_user(&self, u: &User, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, role, unit_version, \
+             unit_code, organisation, person_id, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(u.id.to_string())
+        .bind(&u.username)
+        .bind(&u.display_name)
+        .bind(password_hash)
+        .bind(u.role.as_str())
+        .bind(u.scope.unit.as_ref().map(|x| x.version.as_str()))
+        .bind(u.scope.unit.as_ref().map(|x| x.code.as_str()))
+        .bind(&u.scope.organisation)
+        .bind(u.scope.person_id.map(|p| p.to_string()))
+        .bind(u.disabled)
+        .bind(micros(u.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.map(|r| {
+            Ok((
+                user_from_row(&r)?,
+                r.try_get("password_hash").map_err(from_sqlx)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_user_disabled(&self, id: Uuid, disabled: bool) -> Result<bool> {
+        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, ip) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.user_id.to_string())
+        .bind(&s.csrf_token)
+        .bind(micros(s.created_at))
+        .bind(micros(s.expires_at))
+        .bind(&s.ip)
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(SessionRecord, User)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS_U}, s.token_hash, s.csrf_token, s.created_at AS s_created, \
+             s.expires_at, s.ip FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0"
+        ))
+        .bind(token_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        let Some(r) = row else { return Ok(None) };
+        let user = user_from_row(&r)?;
+        Ok(Some((
+            SessionRecord {
+                token_hash: r.try_get("token_hash").map_err(from_sqlx)?,
+                user_id: user.id,
+                csrf_token: r.try_get("csrf_token").map_err(from_sqlx)?,
+                created_at: r.try_get("s_created").map_err(from_sqlx)?,
+                expires_at: r.try_get("expires_at").map_err(from_sqlx)?,
+                ip: r.try_get("ip").map_err(from_sqlx)?,
+            },
+            user,
+        )))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn create_api_token(&self, t: &ApiTokenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, id, user_id, name, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.token_hash)
+        .bind(t.id.to_string())
+        .bind(t.user_id.to_string())
+        .bind(&t.name)
+        .bind(micros(t.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS_U} FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked = 0 AND u.disabled = 0"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn throttle_get(&self, key: &str) -> Result<Option<(u32, Option<DateTime<Utc>>)>> {
+        let row: Option<(i64, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT failures, locked_until FROM login_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(row.map(|(f, l)| (f.clamp(0, i64::from(u32::MAX)) as u32, l)))
+    }
+
+    async fn throttle_put(
+        &self,
+        key: &str,
+        failures: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO login_throttle (key, failures, locked_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
+             locked_until = excluded.locked_until",
+        )
+        .bind(key)
+        .bind(i64::from(failures))
+        .bind(locked_until.map(micros))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn throttle_clear(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {
+        // BEGIN IMMEDIATE takes the write lock up front, so two appends cannot read the same head.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(from_sqlx)?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        let stored = chained_entry(head, entry);
+        let e = &stored.entry;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity_type, entity_id, \
+             unit_code, ip, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(stored.seq)
+        .bind(e.at)
+        .bind(e.actor_id.map(|u| u.to_string()))
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.entity_type)
+        .bind(&e.entity_id)
+        .bind(&e.unit_code)
+        .bind(&e.ip)
+        .bind(e.details.to_string())
+        .bind(&stored.prev_hash)
+        .bind(&stored.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        )
+        .bind(stored.seq)
+        .bind(&stored.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(stored)
+    }
+
+    async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditEntry>> {
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM audit_log");
+        push_audit_where(&mut count, f);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        let mut list = QueryBuilder::<Sqlite>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
+        push_audit_where(&mut list, f);
+        push_audit_page(&mut list, f);
+        let rows = list.build().fetch_all(&self.pool).await.map_err(from_sqlx)?;
+        Ok(Page {
+            items: rows.iter().map(audit_from_row).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(i64, String)>)> {
+        let rows = sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok((rows.iter().map(audit_from_row).collect::<Result<_>>()?, head))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User> {
+    let person: Option<String> = r.try_get("person_id").map_err(from_sqlx)?;
+    user_from_columns(
+        parse_uuid(&r.try_get::<String, _>("id").map_err(from_sqlx)?)?,
+        r.try_get("username").map_err(from_sqlx)?,
+        r.try_get("display_name").map_err(from_sqlx)?,
+        r.try_get::<&str, _>("role").map_err(from_sqlx)?,
+        r.try_get("unit_version").map_err(from_sqlx)?,
+        r.try_get("unit_code").map_err(from_sqlx)?,
+        r.try_get("organisation").map_err(from_sqlx)?,
+        person.as_deref().map(parse_uuid).transpose()?,
+        r.try_get("disabled").map_err(from_sqlx)?,
+        r.try_get("created_at").map_err(from_sqlx)?,
+    )
+}
+
+fn audit_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry> {
+    let actor_id: Option<String> = r.try_get("actor_id").map_err(from_sqlx)?;
+    audit_from_columns(
+        r.try_get("seq").map_err(from_sqlx)?,
+        r.try_get("at").map_err(from_sqlx)?,
+        actor_id.as_deref().map(parse_uuid).transpose()?,
+        r,
+    )
+}
+
+/// Reads the columns both backends store with the same types.
+pub(crate) fn audit_from_columns<'r, R>(
+    seq: i64,
+    at: DateTime<Utc>,
+    actor_id: Option<Uuid>,
+    r: &'r R,
+) -> Result<AuditEntry>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let details: String = r.try_get("details").map_err(from_sqlx)?;
+    Ok(AuditEntry {
+        seq,
+        entry: NewAuditEntry {
+            at,
+            actor_id,
+            actor: r.try_get("actor").map_err(from_sqlx)?,
+            action: r.try_get("action").map_err(from_sqlx)?,
+            entity_type: r.try_get("entity_type").map_err(from_sqlx)?,
+            entity_id: r.try_get("entity_id").map_err(from_sqlx)?,
+            unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
+            ip: r.try_get("ip").map_err(from_sqlx)?,
+            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+        },
+        prev_hash: r.try_get("prev_hash").map_err(from_sqlx)?,
+        hash: r.try_get("hash").map_err(from_sqlx)?,
+    })
+}
+
+/// The next entry of the chain after `head`, with its hash computed.
+pub(crate) fn chained_entry(head: Option<(i64, String)>, entry: &NewAuditEntry) -> AuditEntry {
+    let (last_seq, prev_hash) =
+        head.unwrap_or((0, domain::audit::GENESIS_HASH.to_string()));
+    let seq = last_seq + 1;
+    let mut entry = entry.clone();
+    entry.at = micros(entry.at);
+    // Round-trip details through text so the hash covers exactly what is stored.
+    entry.details = serde_json::from_str(&entry.details.to_string()).unwrap_or_default();
+    let hash = domain::audit::entry_hash(seq, &prev_hash, &entry);
+    AuditEntry {
+        seq,
+        entry,
+        prev_hash,
+        hash,
     }
 }
 

@@ -69,6 +69,20 @@ impl TestDb {
         v
     }
 
+    /// Runs raw SQL on this database through a separate connection — for tests that play an
+    /// attacker editing tables behind the application's back.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        if self.url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut c).await?;
+            c.close().await
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut c).await?;
+            c.close().await
+        }
+    }
+
     /// Closes the pool and drops the PostgreSQL database (SQLite files go with their temp dir).
     pub async fn cleanup(self) {
         self.store.close().await;
