@@ -98,10 +98,10 @@ pub(crate) fn push_audit_where<'args, DB>(
         }
     }
     if let Some(from) = f.from {
-        qb.push(" AND at >= ").push_bind(from);
+        qb.push(" AND at >= ").push_bind(crate::model::micros(from));
     }
     if let Some(to) = f.to {
-        qb.push(" AND at < ").push_bind(to);
+        qb.push(" AND at < ").push_bind(crate::model::micros(to));
     }
 }
 

@@ -159,7 +159,7 @@ async fn audit_chain_appends_lists_and_detects_tampering() {
             })
             .await
             .unwrap();
-        assert_eq!(window.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 3]);
+        assert_eq!(window.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
 
         // The application cannot change the log: the database refuses.
         let refused = db.execute_raw("UPDATE audit_log SET actor = 'x' WHERE seq = 2").await;
