@@ -1,4 +1,5 @@
-//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`.
+//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `user`, `token`,
+//! `audit`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -36,6 +37,15 @@ enum Command {
     /// Population denominators derived from the register.
     #[command(subcommand)]
     Population(commands::population::Command),
+    /// User accounts.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// API tokens for machine clients.
+    #[command(subcommand)]
+    Token(commands::user::TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +68,9 @@ fn main() -> ExitCode {
             Command::Migrate(a) => commands::migrate(a, &file).await,
             Command::Demo(a) => commands::demo::run(a, &file).await,
             Command::Population(c) => commands::population::run(c, &file).await,
+            Command::User(c) => commands::user::run_user(c, &file).await,
+            Command::Token(c) => commands::user::run_token(c, &file).await,
+            Command::Audit(c) => commands::audit::run(c, &file).await,
         }
     });
     match result {

@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
+pub mod authz;
 pub mod error;
 pub mod i18n;
 pub mod observability;
@@ -26,6 +28,8 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub units: &'static AdminUnits,
+    /// The clock (injected so tests can move time).
+    pub clock: fn() -> chrono::DateTime<chrono::Utc>,
 }
 
 impl AppState {
@@ -33,19 +37,33 @@ impl AppState {
         AppState {
             store,
             units: AdminUnits::embedded(),
+            clock: chrono::Utc::now,
         }
     }
+}
+
+/// Every route with an access rule (API and pages), for the authorization test and docs.
+pub fn route_specs() -> Vec<authz::RouteSpec> {
+    let (_, mut specs) = api::routes();
+    specs.extend(pages::routes().1);
+    specs
 }
 
 /// The complete application: pages, API, probes, static assets, with logging, metrics, timeouts
 /// and security headers applied to every response.
 pub fn router(state: AppState) -> Router {
+    let (api, _) = api::routes();
+    let (pages, _) = pages::routes();
     Router::new()
-        .merge(pages::routes())
-        .nest("/api/v1", api::routes())
+        .merge(pages)
+        .nest("/api/v1", api)
         .merge(observability::routes())
         .merge(assets::routes())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(observability::track_metrics))
         .layer(TimeoutLayer::with_status_code(
@@ -65,8 +83,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = state.store.clone();
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
         .await?;
     store.close().await;
     Ok(())

@@ -94,3 +94,101 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
+
+/// Password of every demo account (printed at start; demo databases only).
+pub const DEMO_PASSWORD: &str = "phongdich-demo";
+
+/// One demo login.
+pub struct DemoLogin {
+    pub username: String,
+    pub role: domain::auth::Role,
+    pub scope: String,
+}
+
+/// Creates one user per role scoped inside the demo province (skipping ones that exist) and
+/// returns the logins.
+pub async fn ensure_demo_users(
+    state: &server::AppState,
+    province: &str,
+) -> anyhow::Result<Vec<DemoLogin>> {
+    use domain::auth::Role;
+    let units = state.units;
+    let commune = units
+        .v2025
+        .communes_under(province)
+        .into_iter()
+        .next()
+        .context("tỉnh không có xã")?;
+    // An old district whose communes now lie in this province.
+    let district = units
+        .pre2025
+        .list(domain::units::UnitLevel::District, None)?
+        .into_iter()
+        .find(|d| {
+            domain::auth::unit_covers(
+                units,
+                &domain::auth::UnitRef::new(domain::units::UnitVersion::V2025, province),
+                &domain::auth::UnitRef::new(domain::units::UnitVersion::Pre2025, d.code.clone()),
+            )
+        })
+        .map(|d| d.code.clone());
+    let mut first = store::PersonQuery::new(store::PersonScope::Province(province.to_string()));
+    first.limit = 1;
+    let citizen = state.store.list_persons(&first).await?.items.into_iter().next();
+    let plan: Vec<(&str, Role, Option<String>, Option<&str>, Option<uuid::Uuid>)> = vec![
+        ("admin", Role::Admin, None, None, None),
+        ("tinh", Role::ProvinceOfficer, Some(province.to_string()), Some("CDC tỉnh"), None),
+        ("huyen", Role::DistrictOfficer, district, Some("Trung tâm Y tế huyện"), None),
+        ("tramyte", Role::CommuneStaff, Some(commune.clone()), Some("Trạm y tế xã"), None),
+        ("diemtiem", Role::VaccinationSite, Some(commune.clone()), Some("Điểm tiêm trạm y tế"), None),
+        ("xetnghiem", Role::Lab, Some(province.to_string()), Some("Khoa xét nghiệm CDC"), None),
+        ("dieutri", Role::TreatmentFacility, Some(province.to_string()), Some("Bệnh viện đa khoa tỉnh"), None),
+        ("doanhnghiep", Role::Business, Some(commune.clone()), Some("Công ty TNHH Mẫu"), None),
+        ("congdan", Role::Citizen, None, None, citizen.as_ref().map(|p| p.id)),
+        ("kiemtra", Role::Verifier, None, Some("Cửa khẩu"), None),
+    ];
+    let mut logins = Vec::new();
+    for (username, role, unit, org, person_id) in plan {
+        let needs_unit = !matches!(role, Role::Admin | Role::Citizen | Role::Verifier);
+        if (needs_unit && unit.is_none()) || (role == Role::Citizen && person_id.is_none()) {
+            continue;
+        }
+        create_if_missing(state, username, role, unit.clone(), org, person_id).await?;
+        logins.push(DemoLogin {
+            username: username.into(),
+            role,
+            scope: unit.unwrap_or_default(),
+        });
+    }
+    Ok(logins)
+}
+
+async fn create_if_missing(
+    state: &server::AppState,
+    username: &str,
+    role: domain::auth::Role,
+    unit: Option<String>,
+    organisation: Option<&str>,
+    person_id: Option<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    if state.store.find_user_by_username(username).await?.is_some() {
+        return Ok(());
+    }
+    server::auth::create_user(
+        state,
+        None,
+        &server::auth::ClientIp(Some("demo".into())),
+        server::auth::NewUser {
+            username: username.into(),
+            display_name: Some(format!("{} (mẫu)", role.label_vi())),
+            password: DEMO_PASSWORD.into(),
+            role: role.as_str().into(),
+            unit,
+            unit_version: None,
+            organisation: organisation.map(str::to_string),
+            person_id,
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod demo;
 pub mod population;
 pub mod serve;
+pub mod user;
 
 use crate::config::FileConfig;
 

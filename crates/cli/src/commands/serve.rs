@@ -46,6 +46,17 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
             eprintln!("Cơ sở dữ liệu đã có dữ liệu; bỏ qua nạp dữ liệu mẫu.");
         }
     }
+    let state = server::AppState::new(store.clone());
+    let demo_logins = if args.demo {
+        let province = file
+            .demo
+            .province
+            .clone()
+            .unwrap_or_else(|| super::demo::DEFAULT_PROVINCE.to_string());
+        super::demo::ensure_demo_users(&state, &province).await?
+    } else {
+        Vec::new()
+    };
     let bind = args
         .bind
         .or_else(|| file.bind.clone())
@@ -58,13 +69,22 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
         "phongdich đang chạy tại http://{addr}/  (cơ sở dữ liệu: {})",
         store::DatabaseUrl::parse(&url)?.redacted()
     );
+    if !demo_logins.is_empty() {
+        println!(
+            "Tài khoản mẫu (mật khẩu chung: {}):",
+            super::demo::DEMO_PASSWORD
+        );
+        for l in &demo_logins {
+            println!(
+                "  {:<12} {:<20} {}",
+                l.username,
+                l.role.as_str(),
+                if l.scope.is_empty() { "—" } else { &l.scope }
+            );
+        }
+    }
     println!("Nhấn Ctrl-C để dừng.");
     tracing::info!(%addr, backend = store.backend().as_str(), "listening");
-    server::serve(
-        listener,
-        server::AppState::new(store),
-        server::shutdown_signal(),
-    )
-    .await?;
+    server::serve(listener, state, server::shutdown_signal()).await?;
     Ok(())
 }

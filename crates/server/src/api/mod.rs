@@ -1,22 +1,43 @@
-//! JSON API, version 1 (`/api/v1`). Every list is `{items, total}` or a bare array where the
-//! contract says so; every error is `{"error": {"code", "message", "details"}}`.
+//! JSON API, version 1 (`/api/v1`). Every route is declared with its access rule in [`routes`];
+//! lists are `{items, total}` (or a bare array where the contract says so); every error is
+//! `{"error": {"code", "message", "details"}}`.
 
+pub mod audit;
+pub mod auth;
 pub mod persons;
 pub mod population;
 pub mod units;
+pub mod users;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::Method;
+use axum::routing::{get, post};
+use domain::auth::{Access, Permission};
 
 use crate::AppState;
+use crate::authz::{RouteSpec, SecuredRouter, Surface};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/units", get(units::list))
-        .route("/persons", get(persons::list))
-        .route("/persons/{id}", get(persons::get_one))
-        .route("/population", get(population::pyramid))
-        .fallback(not_found)
+/// The API routes and their rules (relative to `/api/v1`).
+pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
+    use Access::*;
+    use Method as M;
+    let (router, specs) = SecuredRouter::new("/api/v1", Surface::Api)
+        .route(M::GET, "/units", Public, get(units::list))
+        .route(M::GET, "/population", Public, get(population::pyramid))
+        .route(M::POST, "/auth/login", Public, post(auth::login))
+        .route(M::POST, "/auth/logout", Authenticated, post(auth::logout))
+        .route(M::GET, "/auth/me", Authenticated, get(auth::me))
+        .route(M::POST, "/auth/password", Authenticated, post(auth::change_password))
+        .route(M::POST, "/auth/tokens", Authenticated, post(auth::create_token))
+        .route(M::GET, "/persons", Requires(Permission::ListPersons), get(persons::list))
+        .route(M::GET, "/persons/{id}", Requires(Permission::ReadPerson), get(persons::get_one))
+        .route(M::GET, "/users", Requires(Permission::ManageUsers), get(users::list))
+        .route(M::POST, "/users", Requires(Permission::ManageUsers), post(users::create))
+        .route(M::POST, "/users/{id}/disable", Requires(Permission::ManageUsers), post(users::disable))
+        .route(M::POST, "/users/{id}/enable", Requires(Permission::ManageUsers), post(users::enable))
+        .route(M::GET, "/audit", Requires(Permission::ReadAudit), get(audit::list))
+        .into_parts();
+    (router.fallback(not_found), specs)
 }
 
 async fn not_found() -> crate::error::ApiError {

@@ -11,7 +11,10 @@ use store::{Page, PersonQuery, PersonScope};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::auth::{self, Caller, ClientIp};
+use crate::authz;
 use crate::error::{ApiError, ApiQuery};
+use domain::auth::{Permission, UnitRef};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -56,8 +59,13 @@ impl From<Person> for PersonListItem {
     }
 }
 
-/// Turns list parameters into a validated store query.
-pub fn person_query(state: &AppState, q: ListQuery) -> Result<PersonQuery, domain::Error> {
+/// Turns list parameters into a validated store query, refusing (403) a unit outside the
+/// caller's scope.
+pub fn person_query(
+    state: &AppState,
+    caller: &auth::Principal,
+    q: ListQuery,
+) -> Result<PersonQuery, domain::Error> {
     let unit = q.unit.filter(|u| !u.is_empty()).ok_or_else(|| {
         domain::Error::invalid("unit", "Thiếu mã đơn vị (unit)", "Missing unit code (unit)")
     })?;
@@ -70,8 +78,15 @@ pub fn person_query(state: &AppState, q: ListQuery) -> Result<PersonQuery, domai
             format!("limit must be 1 to {}", PersonQuery::MAX_LIMIT),
         ));
     }
+    let scope = PersonScope::for_unit(state.units, version, &unit)?;
+    authz::require_unit(
+        state.units,
+        caller,
+        Permission::ListPersons,
+        &UnitRef::new(version, unit.as_str()),
+    )?;
     Ok(PersonQuery {
-        scope: PersonScope::for_unit(state.units, version, &unit)?,
+        scope,
         text: q.q,
         limit,
         offset: q.offset.unwrap_or(0),
@@ -80,9 +95,10 @@ pub fn person_query(state: &AppState, q: ListQuery) -> Result<PersonQuery, domai
 
 pub async fn list(
     State(state): State<AppState>,
+    Caller(p): Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonListItem>>, ApiError> {
-    let query = person_query(&state, q)?;
+    let query = person_query(&state, &p, q)?;
     let page = state.store.list_persons(&query).await?;
     Ok(Json(Page {
         items: page.items.into_iter().map(PersonListItem::from).collect(),
@@ -90,16 +106,40 @@ pub async fn list(
     }))
 }
 
-pub async fn get_one(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Person>, ApiError> {
-    let id = Uuid::parse_str(&id)
+/// Loads one person's full record for a caller whose duty covers it, and writes the view to
+/// the audit log. Out of scope and unknown look the same (404).
+pub async fn read_person_full(
+    state: &AppState,
+    caller: &auth::Principal,
+    ip: &ClientIp,
+    id: &str,
+) -> Result<Person, domain::Error> {
+    let id = Uuid::parse_str(id)
         .map_err(|_| domain::Error::invalid("id", "Mã người không hợp lệ", "Invalid person id"))?;
     let person = state
         .store
         .get_person(id)
         .await?
         .ok_or_else(|| domain::Error::not_found("người", "Person"))?;
-    Ok(Json(person))
+    authz::require_person(state.units, caller, &person)?;
+    auth::audit(
+        state,
+        Some(&caller.user),
+        ip,
+        "person.view",
+        Some(("person", person.id.to_string())),
+        Some(person.commune_code.clone()),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(person)
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> Result<Json<Person>, ApiError> {
+    Ok(Json(read_person_full(&state, &p, &ip, &id).await?))
 }

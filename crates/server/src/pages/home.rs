@@ -8,7 +8,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::PageError;
-use super::layout::page as layout;
+use super::layout::page_for as layout;
+use crate::auth::MaybeCaller;
 use crate::AppState;
 use crate::api::population::{Pyramid, pyramid_of};
 use crate::i18n::{Lang, int_vn};
@@ -67,6 +68,7 @@ impl<'a> Selection<'a> {
 
 pub async fn page(
     State(state): State<AppState>,
+    MaybeCaller(who): MaybeCaller,
     lang: Lang,
     Query(q): Query<PickerQuery>,
 ) -> Result<Response, PageError> {
@@ -88,6 +90,7 @@ pub async fn page(
     let title = lang.t("Tổng quan", "Overview");
     Ok(layout(
         lang,
+        who.as_deref(),
         Some("/"),
         title,
         html! {

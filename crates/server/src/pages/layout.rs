@@ -3,6 +3,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use crate::assets::{CSS_PATH, JS_PATH};
+use crate::auth::Principal;
 use crate::i18n::Lang;
 
 /// Main sections of the UI: path, Vietnamese and English labels.
@@ -16,8 +17,20 @@ pub const SECTIONS: [(&str, &str, &str); 7] = [
     ("/admin", "Quản trị", "Administration"),
 ];
 
-/// Wraps `content` in the shell. `current` is the active section path, if any.
+/// Wraps `content` in the shell for an anonymous visitor.
 pub fn page(lang: Lang, current: Option<&str>, title: &str, content: Markup) -> Markup {
+    page_for(lang, None, current, title, content)
+}
+
+/// Wraps `content` in the shell. `current` is the active section path, if any; `who` shows the
+/// logged-in user with account links and a logout button.
+pub fn page_for(
+    lang: Lang,
+    who: Option<&Principal>,
+    current: Option<&str>,
+    title: &str,
+    content: Markup,
+) -> Markup {
     let here = current.unwrap_or("/");
     html! {
         (DOCTYPE)
@@ -39,6 +52,18 @@ pub fn page(lang: Lang, current: Option<&str>, title: &str, content: Markup) -> 
                             } @else {
                                 a href=(path) { (lang.t(vi, en)) }
                             }
+                        }
+                    }
+                    span.account {
+                        @if let Some(p) = who {
+                            a href="/account/password" title=(lang.t("Đổi mật khẩu", "Change password")) { (p.user.display_name) }
+                            " "
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=[p.csrf()];
+                                button.link type="submit" { (lang.t("Đăng xuất", "Log out")) }
+                            }
+                        } @else {
+                            a href="/login" { (lang.t("Đăng nhập", "Log in")) }
                         }
                     }
                     span.lang {

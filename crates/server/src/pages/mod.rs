@@ -1,29 +1,55 @@
 //! Server-rendered web pages (maud). Vietnamese by default, English via `/lang/en`; dates
 //! dd/mm/yyyy; no inline script; every page works without JavaScript.
 
+pub mod admin;
+pub mod auth_pages;
 pub mod home;
 pub mod layout;
+pub mod person;
 pub mod persons;
 pub mod sections;
+
+pub use auth_pages::CsrfForm;
 
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::http::Method;
+use axum::routing::{get, post};
+use domain::auth::{Access, Permission};
 use maud::html;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::authz::{RouteSpec, SecuredRouter, Surface};
 use crate::error::status_of;
 use crate::i18n::Lang;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home::page))
-        .route("/persons", get(persons::page))
-        .route("/lang/{code}", get(switch_lang))
-        .merge(sections::routes())
+/// The page routes and their rules.
+pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
+    use Access::*;
+    use Method as M;
+    let mut r = SecuredRouter::new("", Surface::Page)
+        .route(M::GET, "/", Public, get(home::page))
+        .route(M::GET, "/lang/{code}", Public, get(switch_lang))
+        .route(M::GET, "/login", Public, get(auth_pages::login_page))
+        .route(M::POST, "/login", Public, post(auth_pages::login_submit))
+        .route(M::POST, "/logout", Authenticated, post(auth_pages::logout))
+        .route(M::GET, "/account/password", Authenticated, get(auth_pages::password_form))
+        .route(M::POST, "/account/password", Authenticated, post(auth_pages::password_submit))
+        .route(M::GET, "/persons", Requires(Permission::ListPersons), get(persons::page))
+        .route(M::GET, "/persons/{id}", Requires(Permission::ReadPerson), get(person::page))
+        .route(M::GET, "/admin", Requires(Permission::ManageUsers), get(admin::index))
+        .route(M::GET, "/admin/users", Requires(Permission::ManageUsers), get(admin::users))
+        .route(M::POST, "/admin/users", Requires(Permission::ManageUsers), post(admin::create_user))
+        .route(M::POST, "/admin/users/{id}/disable", Requires(Permission::ManageUsers), post(admin::disable_user))
+        .route(M::POST, "/admin/users/{id}/enable", Requires(Permission::ManageUsers), post(admin::enable_user))
+        .route(M::GET, "/admin/audit", Requires(Permission::ReadAudit), get(admin::audit));
+    for path in sections::planned_paths() {
+        r = r.route(M::GET, path, Public, sections::handler(path));
+    }
+    r.into_parts()
 }
 
 /// A page-level error rendered as HTML inside the layout.

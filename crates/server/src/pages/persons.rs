@@ -7,7 +7,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::PageError;
-use super::layout::page as layout;
+use super::layout::page_for as layout;
+use crate::auth::Caller;
 use crate::AppState;
 use crate::api::persons::{ListQuery, person_query};
 use crate::i18n::{Lang, date_vn, int_vn};
@@ -24,6 +25,7 @@ pub struct PersonsPageQuery {
 
 pub async fn page(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     lang: Lang,
     Query(pq): Query<PersonsPageQuery>,
 ) -> Result<Markup, PageError> {
@@ -32,6 +34,7 @@ pub async fn page(
     let version = UnitVersion::parse(pq.version.as_deref().unwrap_or("2025")).map_err(err)?;
     let query = person_query(
         &state,
+        &caller,
         ListQuery {
             unit: pq.unit.clone(),
             version: Some(version.as_str().to_string()),
@@ -70,6 +73,7 @@ pub async fn page(
     );
     Ok(layout(
         lang,
+        Some(&caller),
         None,
         &title,
         html! {
@@ -118,7 +122,7 @@ fn table(lang: Lang, state: &AppState, items: &[domain::person::Person]) -> Mark
             tbody {
                 @for p in items {
                     tr {
-                        td { (p.full_name) }
+                        td { a href={ "/persons/" (p.id) } { (p.full_name) } }
                         td { (date_vn(p.dob)) }
                         td { (match p.sex { domain::person::Sex::Male => lang.t("Nam", "Male"), domain::person::Sex::Female => lang.t("Nữ", "Female") }) }
                         td { (p.national_id.as_ref().map(|n| n.masked()).unwrap_or_default()) }

@@ -1,35 +1,39 @@
 //! Sections of the main menu whose capabilities are not built yet. Each says so plainly and
 //! names what it will hold, rather than showing invented figures.
 
-use axum::Router;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use maud::{Markup, html};
 
-use super::layout::{SECTIONS, page};
+use super::layout::{SECTIONS, page_for};
+use crate::auth::{MaybeCaller, Principal};
 use crate::AppState;
 use crate::i18n::Lang;
 
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    for (path, _, _) in SECTIONS.iter().skip(1) {
-        let path: &'static str = path;
-        r = r.route(
-            path,
-            get(move |lang: Lang| async move { planned(lang, path) }),
-        );
-    }
-    r
+/// Sections with no capability yet: every one but the overview and administration.
+pub fn planned_paths() -> impl Iterator<Item = &'static str> {
+    SECTIONS
+        .iter()
+        .map(|(p, _, _)| *p)
+        .filter(|p| *p != "/" && *p != "/admin")
 }
 
-fn planned(lang: Lang, path: &'static str) -> Markup {
+/// The handler of a planned section.
+pub fn handler(path: &'static str) -> MethodRouter<AppState> {
+    get(move |lang: Lang, MaybeCaller(who): MaybeCaller| async move {
+        planned(lang, who.as_deref(), path)
+    })
+}
+
+fn planned(lang: Lang, who: Option<&Principal>, path: &'static str) -> Markup {
     let (_, vi, en) = SECTIONS
         .iter()
         .find(|(p, _, _)| *p == path)
         .copied()
         .unwrap_or(("/", "", ""));
     let title = lang.t(vi, en);
-    page(
+    page_for(
         lang,
+        who,
         Some(path),
         title,
         html! {

@@ -1,0 +1,459 @@
+//! Authentication: who is calling. Sessions (cookie `pd_session`, server-side in the database)
+//! for people, bearer tokens for machine clients, login with throttling, logout, password change.
+//! What a caller may do is decided in [`crate::authz`].
+
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use domain::audit::NewAuditEntry;
+use domain::auth::{Password, User, throttle};
+use domain::{Error, ErrorCode};
+use store::SessionRecord;
+
+use crate::AppState;
+
+/// Session cookie name.
+pub const SESSION_COOKIE: &str = "pd_session";
+/// How long a session lives.
+pub const SESSION_HOURS: i64 = 12;
+/// Failed logins from one address before it is throttled (users: [`throttle::FREE_FAILURES`]).
+pub const ADDRESS_FREE_FAILURES: u32 = 20;
+
+/// How the caller proved who they are.
+#[derive(Clone)]
+pub enum AuthVia {
+    Session { token_hash: String, csrf: String },
+    Token,
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone)]
+pub struct Principal {
+    pub user: User,
+    pub via: AuthVia,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print session or CSRF tokens.
+        f.debug_struct("Principal")
+            .field("user", &self.user.username)
+            .field("role", &self.user.role)
+            .finish()
+    }
+}
+
+impl Principal {
+    pub fn csrf(&self) -> Option<&str> {
+        match &self.via {
+            AuthVia::Session { csrf, .. } => Some(csrf),
+            AuthVia::Token => None,
+        }
+    }
+}
+
+/// Client address of a request (peer address; put a trusted proxy's header handling here).
+#[derive(Clone, Debug)]
+pub struct ClientIp(pub Option<String>);
+
+/// Reads a cookie value from request headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether the request reached us over TLS (directly or via a proxy saying so).
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure behind TLS.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let mut c =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}");
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Middleware: resolves the caller from the session cookie or `Authorization: Bearer`, and the
+/// client address, and stores both in request extensions for [`crate::authz`] and handlers.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    req.extensions_mut().insert(ClientIp(ip));
+    let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_string);
+    let session = cookie(headers, SESSION_COOKIE);
+    let principal = if let Some(token) = bearer {
+        match state.store.find_api_token(&secrets::token_hash(&token)).await {
+            Ok(Some(user)) => Some(Principal {
+                user,
+                via: AuthVia::Token,
+            }),
+            Ok(None) => None,
+            Err(e) => return axum::response::IntoResponse::into_response(crate::error::ApiError(e)),
+        }
+    } else if let Some(token) = session {
+        let hash = secrets::token_hash(&token);
+        match state.store.find_session(&hash, (state.clock)()).await {
+            Ok(Some((s, user))) => Some(Principal {
+                user,
+                via: AuthVia::Session {
+                    token_hash: hash,
+                    csrf: s.csrf_token,
+                },
+            }),
+            Ok(None) => None,
+            Err(e) => return axum::response::IntoResponse::into_response(crate::error::ApiError(e)),
+        }
+    } else {
+        None
+    };
+    if let Some(p) = principal {
+        req.extensions_mut().insert(Arc::new(p));
+    }
+    next.run(req).await
+}
+
+/// Records an audit entry; failures to write the log are errors (nothing happens unlogged).
+pub async fn audit(
+    state: &AppState,
+    actor: Option<&User>,
+    ip: &ClientIp,
+    action: &str,
+    entity: Option<(&str, String)>,
+    unit_code: Option<String>,
+    details: serde_json::Value,
+) -> Result<(), Error> {
+    state
+        .store
+        .append_audit(&NewAuditEntry {
+            at: (state.clock)(),
+            actor_id: actor.map(|u| u.id),
+            actor: actor.map(|u| u.username.clone()),
+            action: action.to_string(),
+            entity_type: entity.as_ref().map(|(t, _)| t.to_string()),
+            entity_id: entity.map(|(_, id)| id),
+            unit_code,
+            ip: ip.0.clone(),
+            details,
+        })
+        .await?;
+    Ok(())
+}
+
+fn rate_limited(until: DateTime<Utc>, now: DateTime<Utc>) -> Error {
+    let secs = (until - now).num_seconds().max(1);
+    Error::new(
+        ErrorCode::RateLimited,
+        format!("Đăng nhập sai quá nhiều lần; thử lại sau {secs} giây"),
+        format!("Too many failed logins; retry in {secs} s"),
+    )
+    .with_details(serde_json::json!({ "retry_after_seconds": secs }))
+}
+
+/// A successful login: the new session's cookie token and CSRF token.
+pub struct LoggedIn {
+    pub user: User,
+    pub session_token: String,
+    pub csrf: String,
+}
+
+/// Checks credentials with throttling per user and per address, creates a session, and logs
+/// the attempt either way.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: Password,
+    ip: &ClientIp,
+) -> Result<LoggedIn, Error> {
+    let now = (state.clock)();
+    let username = username.trim().to_ascii_lowercase();
+    let user_key = format!("user:{username}");
+    let ip_key = format!("ip:{}", ip.0.as_deref().unwrap_or("unknown"));
+    for key in [&user_key, &ip_key] {
+        if let Some((_, Some(until))) = state.store.throttle_get(key).await?
+            && until > now
+        {
+            return Err(rate_limited(until, now));
+        }
+    }
+    let found = state.store.find_user_by_username(&username).await?;
+    let ok = verify_ok(&found, password).await;
+    match (ok, found) {
+        (true, Some((user, _))) => {
+            state.store.throttle_clear(&user_key).await?;
+            let session_token = secrets::new_token("");
+            let csrf = secrets::new_token("");
+            state
+                .store
+                .create_session(&SessionRecord {
+                    token_hash: secrets::token_hash(&session_token),
+                    user_id: user.id,
+                    csrf_token: csrf.clone(),
+                    created_at: now,
+                    expires_at: now + Duration::hours(SESSION_HOURS),
+                    ip: ip.0.clone(),
+                })
+                .await?;
+            audit(state, Some(&user), ip, "auth.login", Some(("user", user.id.to_string())), None, serde_json::json!({})).await?;
+            Ok(LoggedIn {
+                user,
+                session_token,
+                csrf,
+            })
+        }
+        _ => {
+            for (key, free) in [
+                (&user_key, throttle::FREE_FAILURES),
+                (&ip_key, ADDRESS_FREE_FAILURES),
+            ] {
+                let failures = state
+                    .store
+                    .throttle_get(key)
+                    .await?
+                    .map(|(n, _)| n)
+                    .unwrap_or(0)
+                    + 1;
+                // The address threshold is higher: shift so the policy starts at its own limit.
+                let effective = (failures + throttle::FREE_FAILURES).saturating_sub(free);
+                state
+                    .store
+                    .throttle_put(key, failures, throttle::locked_until(effective, now))
+                    .await?;
+            }
+            state
+                .store
+                .append_audit(&NewAuditEntry {
+                    at: now,
+                    actor_id: None,
+                    actor: Some(username.clone()),
+                    action: "auth.login_failed".into(),
+                    entity_type: None,
+                    entity_id: None,
+                    unit_code: None,
+                    ip: ip.0.clone(),
+                    details: serde_json::json!({}),
+                })
+                .await?;
+            Err(domain::auth::bad_credentials())
+        }
+    }
+}
+
+async fn verify_ok(found: &Option<(User, String)>, password: Password) -> bool {
+    match found {
+        Some((user, hash)) => {
+            let ok = secrets::verify_password(password, Some(hash.clone())).await;
+            ok && !user.disabled
+        }
+        None => secrets::verify_password(password, None).await,
+    }
+}
+
+/// Ends the caller's session.
+pub async fn logout(state: &AppState, p: &Principal, ip: &ClientIp) -> Result<(), Error> {
+    if let AuthVia::Session { token_hash, .. } = &p.via {
+        state.store.delete_session(token_hash).await?;
+    }
+    audit(state, Some(&p.user), ip, "auth.logout", Some(("user", p.user.id.to_string())), None, serde_json::json!({})).await
+}
+
+/// Changes the caller's password after checking the current one; ends all their sessions.
+pub async fn change_password(
+    state: &AppState,
+    p: &Principal,
+    ip: &ClientIp,
+    current: Password,
+    new: &str,
+) -> Result<(), Error> {
+    let new = Password::new_checked(new)?;
+    let Some((_, hash)) = state.store.find_user_by_username(&p.user.username).await? else {
+        return Err(Error::internal());
+    };
+    if !secrets::verify_password(current, Some(hash)).await {
+        return Err(Error::invalid(
+            "current_password",
+            "Mật khẩu hiện tại không đúng",
+            "Current password is wrong",
+        ));
+    }
+    let new_hash = secrets::hash_password(new).await?;
+    state.store.set_password_hash(p.user.id, &new_hash).await?;
+    state.store.delete_user_sessions(p.user.id).await?;
+    audit(state, Some(&p.user), ip, "auth.password_change", Some(("user", p.user.id.to_string())), None, serde_json::json!({})).await
+}
+
+/// Creates a user (admin pages, API and CLI share this), logging who did it.
+pub async fn create_user(
+    state: &AppState,
+    actor: Option<&User>,
+    ip: &ClientIp,
+    new: NewUser,
+) -> Result<User, Error> {
+    let user = new.validate(state)?;
+    let hash = secrets::hash_password(Password::new_checked(new.password)?).await?;
+    state.store.create_user(&user, &hash).await?;
+    audit(
+        state,
+        actor,
+        ip,
+        "user.create",
+        Some(("user", user.id.to_string())),
+        user.scope.unit.as_ref().map(|u| u.code.clone()),
+        serde_json::json!({ "username": user.username, "role": user.role.as_str() }),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// A request to create a user, as typed in a form, a JSON body or CLI flags.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: Option<String>,
+    #[serde(skip_serializing)]
+    pub password: String,
+    pub role: String,
+    pub unit: Option<String>,
+    pub unit_version: Option<String>,
+    pub organisation: Option<String>,
+    pub person_id: Option<uuid::Uuid>,
+}
+
+impl NewUser {
+    /// Parses and checks every field into a [`User`] (the password is checked separately).
+    pub fn validate(&self, state: &AppState) -> Result<User, Error> {
+        use domain::auth::{Role, UnitRef, UserScope, parse_username, validate_scope};
+        use domain::units::UnitVersion;
+        let role = Role::parse(&self.role)?;
+        let unit = match self.unit.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(code) => {
+                let version = match self.unit_version.as_deref().filter(|v| !v.is_empty()) {
+                    Some(v) => UnitVersion::parse(v)?,
+                    // A 3-digit code is a pre-2025 district; otherwise assume the 2025 list.
+                    None if code.len() == 3 => UnitVersion::Pre2025,
+                    None => UnitVersion::V2025,
+                };
+                Some(UnitRef::new(version, code))
+            }
+        };
+        let scope = UserScope {
+            unit,
+            organisation: self.organisation.clone().filter(|o| !o.trim().is_empty()),
+            person_id: self.person_id,
+        };
+        validate_scope(state.units, role, &scope)?;
+        let username = parse_username(&self.username)?;
+        Ok(User {
+            id: uuid::Uuid::now_v7(),
+            display_name: self
+                .display_name
+                .clone()
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| username.clone()),
+            username,
+            role,
+            scope,
+            disabled: false,
+            created_at: (state.clock)(),
+        })
+    }
+}
+
+/// Issues an API token for a user; returns the token (shown once; only its hash is kept).
+pub async fn create_api_token(
+    state: &AppState,
+    user: &User,
+    ip: &ClientIp,
+    name: &str,
+) -> Result<String, Error> {
+    let token = secrets::new_token("pd_");
+    let id = uuid::Uuid::now_v7();
+    state
+        .store
+        .create_api_token(&store::ApiTokenRecord {
+            id,
+            token_hash: secrets::token_hash(&token),
+            user_id: user.id,
+            name: name.to_string(),
+            created_at: (state.clock)(),
+        })
+        .await?;
+    audit(state, Some(user), ip, "token.create", Some(("api_token", id.to_string())), None, serde_json::json!({ "name": name })).await?;
+    Ok(token)
+}
+
+/// Extractor: the authenticated caller (routes whose rule is not `Public` always have one).
+pub struct Caller(pub Arc<Principal>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Arc<Principal>>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| crate::error::ApiError(crate::authz::unauthenticated()))
+    }
+}
+
+/// Extractor: the caller if logged in.
+pub struct MaybeCaller(pub Option<Arc<Principal>>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeCaller(parts.extensions.get::<Arc<Principal>>().cloned()))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientIp>()
+            .cloned()
+            .unwrap_or(ClientIp(None)))
+    }
+}
