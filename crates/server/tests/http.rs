@@ -5,21 +5,14 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::{TestApp, TestDb};
 
-/// A demo population of Lai Châu (province 12) loaded into `db`.
+/// A demo population of Lai Châu (province 12) loaded into `db`; the app's client is logged in
+/// as `admin`.
 async fn with_demo(db: TestDb, persons: usize) -> TestApp {
-    let params = demo::DemoParams {
-        province_code: "12".into(),
-        persons,
-        seed: 7,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-    };
-    let pop = demo::generate(&params, domain::units::AdminUnits::embedded()).unwrap();
-    db.store.insert_households(&pop.households).await.unwrap();
-    db.store.insert_persons(&pop.persons).await.unwrap();
-    store::rebuild_denominators(db.store.as_ref(), params.as_of)
-        .await
-        .unwrap();
-    TestApp::spawn(db).await
+    testkit::load_demo(db.store.as_ref(), "12", persons, 7).await;
+    let app = TestApp::spawn(db).await;
+    app.add_user("admin", "admin", None, None).await;
+    app.login("admin").await;
+    app
 }
 
 async fn apps() -> Vec<TestApp> {

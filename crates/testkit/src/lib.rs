@@ -113,6 +113,24 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
+/// Password of users made by [`TestApp::add_user`].
+pub const TEST_PASSWORD: &str = "mat-khau-thu-nghiem";
+
+/// Loads a deterministic demo population of a province into a database.
+pub async fn load_demo(store: &dyn Store, province: &str, persons: usize, seed: u64) -> demo::DemoPopulation {
+    let params = demo::DemoParams {
+        province_code: province.into(),
+        persons,
+        seed,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+    };
+    let pop = demo::generate(&params, domain::units::AdminUnits::embedded()).expect("demo");
+    store.insert_households(&pop.households).await.expect("households");
+    store.insert_persons(&pop.persons).await.expect("persons");
+    store::rebuild_denominators(store, params.as_of).await.expect("denominators");
+    pop
+}
+
 /// A real server on `127.0.0.1:0` over an isolated database, for integration tests.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
@@ -160,6 +178,73 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Application state over this app's database (to create users directly, as the CLI does).
+    pub fn state(&self) -> server::AppState {
+        server::AppState::new(self.db.store.clone())
+    }
+
+    /// Creates a user with password [`TEST_PASSWORD`]; `unit` is a 2025 code, or a 3-digit
+    /// pre-2025 district.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        role: &str,
+        unit: Option<&str>,
+        person_id: Option<uuid::Uuid>,
+    ) -> domain::auth::User {
+        server::auth::create_user(
+            &self.state(),
+            None,
+            &server::auth::ClientIp(None),
+            server::auth::NewUser {
+                username: username.into(),
+                display_name: None,
+                password: TEST_PASSWORD.into(),
+                role: role.into(),
+                unit: unit.map(str::to_string),
+                unit_version: None,
+                organisation: None,
+                person_id,
+            },
+        )
+        .await
+        .expect("create test user")
+    }
+
+    /// Logs this app's own client in as `username`; returns the session's CSRF token.
+    pub async fn login(&self, username: &str) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "username": username, "password": TEST_PASSWORD }))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(r.status(), 200, "login as {username}");
+        let body: serde_json::Value = r.json().await.expect("login body");
+        body["csrf_token"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A new HTTP client (own cookie jar) logged in as `username`; returns it with the session's
+    /// CSRF token.
+    pub async fn login_as(&self, username: &str) -> (reqwest::Client, String) {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let r = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "username": username, "password": TEST_PASSWORD }))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(r.status(), 200, "login as {username}");
+        let body: serde_json::Value = r.json().await.expect("login body");
+        let csrf = body["csrf_token"].as_str().unwrap_or_default().to_string();
+        (client, csrf)
     }
 
     /// Graceful shutdown, then database cleanup.

@@ -36,17 +36,15 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let lang = Lang::from_headers(req.headers());
         let expected = crate::authz::principal(&req).and_then(|p| p.csrf().map(str::to_string));
-        let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| {
-            PageError {
-                error: domain::Error::invalid("form", "Biểu mẫu không hợp lệ", "Invalid form")
-                    .with_details(serde_json::json!({ "reason": e.body_text() })),
-                lang,
-            }
-            .into_response()
-        })?;
-        match expected {
-            Some(token) if secrets::same(form.csrf(), &token) => Ok(CsrfForm(form)),
-            _ => Err(PageError {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        // The CSRF token is checked before anything else in the form is looked at.
+        let sent = serde_urlencoded::from_bytes::<CsrfOnly>(&bytes)
+            .map(|c| c.csrf)
+            .unwrap_or_default();
+        if !expected.is_some_and(|token| secrets::same(&sent, &token)) {
+            return Err(PageError {
                 error: domain::Error::new(
                     domain::ErrorCode::Forbidden,
                     "Mã chống giả mạo (CSRF) không đúng; tải lại trang và thử lại",
@@ -54,8 +52,18 @@ where
                 ),
                 lang,
             }
-            .into_response()),
+            .into_response());
         }
+        serde_urlencoded::from_bytes::<T>(&bytes)
+            .map(CsrfForm)
+            .map_err(|e| {
+                PageError {
+                    error: domain::Error::invalid("form", "Biểu mẫu không hợp lệ", "Invalid form")
+                        .with_details(serde_json::json!({ "reason": e.to_string() })),
+                    lang,
+                }
+                .into_response()
+            })
     }
 }
 

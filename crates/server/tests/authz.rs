@@ -1,0 +1,314 @@
+//! The authorization matrix: every route of `server::route_specs()` × every role × a target
+//! inside and outside the user's scope, plus anonymous callers, against the real server. The test
+//! fails on any leak, and on any route it has no probe for (so a new route cannot slip in without
+//! an authorization rule being exercised).
+
+use std::collections::BTreeMap;
+
+use domain::auth::{Access, Permission, Role, role_allows};
+use domain::person::Person;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use server::authz::{RouteSpec, Surface};
+use testkit::{TestApp, TestDb};
+use uuid::Uuid;
+
+/// Who is calling: a role with a scope, or nobody.
+struct Caller {
+    role: Option<Role>,
+    client: reqwest::Client,
+    csrf: String,
+    /// Unit code and version of the user's scope (what "in scope" means for lists).
+    unit: Option<(String, &'static str)>,
+    /// A person the user may read (in scope).
+    own_person: Option<Uuid>,
+}
+
+/// One probe: method, path, JSON body, and whether it targets data inside the caller's scope.
+struct Probe {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+struct World {
+    app: TestApp,
+    /// Persons of Lai Châu (12), where every scoped user works.
+    inside: Vec<Person>,
+    /// A person of Hà Nội (01), outside every scoped user's unit.
+    outside: Person,
+}
+
+async fn world() -> World {
+    let db = TestDb::sqlite().await;
+    let inside = testkit::load_demo(db.store.as_ref(), "12", 1500, 3).await.persons;
+    let outside = testkit::load_demo(db.store.as_ref(), "01", 200, 4).await.persons.remove(0);
+    let app = TestApp::spawn(db).await;
+    World { app, inside, outside }
+}
+
+/// The scope each role gets in this test, all inside Lai Châu.
+fn scope_for(role: Role, w: &World) -> (Option<String>, Option<Uuid>) {
+    let commune = w.inside[0].commune_code.clone();
+    match role {
+        Role::Admin | Role::Verifier => (None, None),
+        Role::Citizen => (None, Some(w.inside[0].id)),
+        Role::ProvinceOfficer | Role::Lab | Role::TreatmentFacility => (Some("12".into()), None),
+        Role::DistrictOfficer => {
+            let old = w.inside[0].old_commune_code.clone().expect("demo persons have old codes");
+            let units = domain::units::AdminUnits::embedded();
+            (units.pre2025.get(&old).and_then(|u| u.parent_code.clone()), None)
+        }
+        Role::CommuneStaff | Role::VaccinationSite | Role::Business => (Some(commune), None),
+    }
+}
+
+async fn callers(w: &World) -> Vec<Caller> {
+    let mut out = vec![Caller {
+        role: None,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        csrf: String::new(),
+        unit: None,
+        own_person: None,
+    }];
+    for role in Role::ALL {
+        let (unit, person) = scope_for(role, w);
+        let name = format!("u_{}", role.as_str());
+        w.app.add_user(&name, role.as_str(), unit.as_deref(), person).await;
+        let (client, csrf) = w.app.login_as(&name).await;
+        let version = match unit.as_deref() {
+            Some(u) if u.len() == 3 => "pre2025",
+            _ => "2025",
+        };
+        out.push(Caller {
+            role: Some(role),
+            client,
+            csrf,
+            unit: unit.map(|u| (u, version)).or(Some(("12".into(), "2025"))),
+            own_person: person.or(Some(w.inside[0].id)),
+        });
+    }
+    out
+}
+
+/// Builds the request for a route, in or out of the caller's scope. Panics for a route without a
+/// probe: add one here when adding a route.
+fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid) -> Probe {
+    let (unit, version) = if inside {
+        c.unit.clone().unwrap_or(("12".into(), "2025"))
+    } else {
+        ("01".into(), "2025")
+    };
+    let person = if inside { c.own_person.unwrap_or(w.inside[0].id) } else { w.outside.id };
+    let m = spec.method.clone();
+    let p = |path: String| Probe { method: m.clone(), path, body: None };
+    match (spec.method.as_str(), spec.path.as_str()) {
+        ("GET", "/api/v1/units") => p("/api/v1/units?version=2025&level=province".into()),
+        ("GET", "/api/v1/population") => p(format!("/api/v1/population?unit={}", if inside { "12" } else { "01" })),
+        ("POST", "/api/v1/auth/login") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            // A different unknown user each time, so per-user throttling does not kick in.
+            body: Some(serde_json::json!({
+                "username": format!("nobody-{}", Uuid::new_v4().simple()),
+                "password": "wrong-password"
+            })),
+        },
+        ("POST", "/api/v1/auth/logout") => p(spec.path.clone()),
+        ("GET", "/api/v1/auth/me") => p(spec.path.clone()),
+        ("POST", "/api/v1/auth/password") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({"current_password": "not-the-password", "new_password": "another-long-password"})),
+        },
+        ("POST", "/api/v1/auth/tokens") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({"name": "probe"})),
+        },
+        ("GET", "/api/v1/persons") => p(format!("/api/v1/persons?version={version}&unit={unit}&limit=500")),
+        ("GET", "/api/v1/persons/{id}") => p(format!("/api/v1/persons/{person}")),
+        ("GET", "/api/v1/users") => p(spec.path.clone()),
+        ("POST", "/api/v1/users") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({
+                "username": format!("made_{}", Uuid::new_v4().simple()),
+                "password": "a-long-enough-password", "role": "verifier"
+            })),
+        },
+        ("POST", "/api/v1/users/{id}/disable") => p(format!("/api/v1/users/{fresh_user}/disable")),
+        ("POST", "/api/v1/users/{id}/enable") => p(format!("/api/v1/users/{fresh_user}/enable")),
+        ("GET", "/api/v1/audit") => p("/api/v1/audit?limit=5".into()),
+        (method, path) => panic!(
+            "route {method} {path} has no authorization probe: add one to crates/server/tests/authz.rs"
+        ),
+    }
+}
+
+/// The status the policy demands for a caller on a route, in or out of scope.
+fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
+    let path = spec.path.as_str();
+    let Some(role) = c.role else {
+        return match (spec.access, path) {
+            (Access::Public, "/api/v1/auth/login") => StatusCode::UNAUTHORIZED,
+            (Access::Public, _) => StatusCode::OK,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+    };
+    let allowed = match spec.access {
+        Access::Public | Access::Authenticated => true,
+        Access::Requires(p) => role_allows(role, p),
+    };
+    if !allowed {
+        return StatusCode::FORBIDDEN;
+    }
+    match path {
+        "/api/v1/auth/login" => StatusCode::UNAUTHORIZED,
+        "/api/v1/auth/password" => StatusCode::BAD_REQUEST,
+        "/api/v1/auth/logout" => StatusCode::NO_CONTENT,
+        "/api/v1/auth/tokens" | "/api/v1/users" if spec.method == Method::POST => StatusCode::CREATED,
+        "/api/v1/users/{id}/disable" | "/api/v1/users/{id}/enable" => StatusCode::NO_CONTENT,
+        "/api/v1/persons" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
+        "/api/v1/persons/{id}" if !inside && role != Role::Admin => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
+}
+
+/// Whether every person in a list response lies inside the caller's unit.
+fn list_within_scope(body: &Value, c: &Caller) -> bool {
+    let units = domain::units::AdminUnits::embedded();
+    let Some((unit, version)) = &c.unit else { return true };
+    if c.role == Some(Role::Admin) {
+        return true;
+    }
+    body["items"].as_array().is_some_and(|items| {
+        items.iter().all(|p| match *version {
+            "pre2025" => p["old_commune_code"]
+                .as_str()
+                .is_some_and(|old| units.pre2025.is_within(old, unit)),
+            _ => p["commune_code"].as_str().is_some_and(|cc| units.v2025.is_within(cc, unit)),
+        })
+    })
+}
+
+#[tokio::test]
+async fn every_api_route_role_and_scope() {
+    let w = world().await;
+    let callers = callers(&w).await;
+    let mut specs: Vec<RouteSpec> = server::route_specs()
+        .into_iter()
+        .filter(|s| s.surface == Surface::Api)
+        .collect();
+    // Logout ends the caller's session, so it runs last.
+    specs.sort_by_key(|s| s.path == "/api/v1/auth/logout");
+    let fresh = w.app.add_user("throwaway", "verifier", None, None).await.id;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for spec in &specs {
+        for c in &callers {
+            for inside in [true, false] {
+                // Login and logout are not about data scope; probe them once.
+                if !inside && spec.path.starts_with("/api/v1/auth/") {
+                    continue;
+                }
+                let pr = probe(spec, c, &w, inside, fresh);
+                let mut req = c.client.request(pr.method.clone(), w.app.url(&pr.path));
+                if pr.method != Method::GET {
+                    req = req.header("x-csrf-token", &c.csrf);
+                }
+                if let Some(b) = &pr.body {
+                    req = req.json(b);
+                }
+                let res = req.send().await.unwrap();
+                let status = res.status();
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                let want = expected(spec, c, inside);
+                let who = c.role.map(|r| r.as_str()).unwrap_or("anonymous");
+                checked += 1;
+                if status != want {
+                    failures.push(format!("{} {} as {who} (inside={inside}): got {status}, want {want}: {body}", pr.method, pr.path));
+                    continue;
+                }
+                if status == StatusCode::OK && spec.path == "/api/v1/persons" && !list_within_scope(&body, c) {
+                    failures.push(format!("LEAK: {} as {who} listed persons outside its unit", pr.path));
+                }
+                if status == StatusCode::OK && spec.path == "/api/v1/persons/{id}" {
+                    let full_id = body["national_id"].as_str().unwrap_or("");
+                    if full_id.contains('*') {
+                        failures.push(format!("{} as {who}: record should show the full ID", pr.path));
+                    }
+                }
+                if status == StatusCode::OK && spec.path == "/api/v1/persons" {
+                    let leaked = body["items"].as_array().into_iter().flatten().any(|p| {
+                        p["national_id"].as_str().is_some_and(|n| !n.contains('*'))
+                            || p["phone"].as_str().is_some_and(|n| !n.contains('*'))
+                    });
+                    if leaked {
+                        failures.push(format!("LEAK: {} as {who}: unmasked identifier in a list", pr.path));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 200, "{checked}");
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn every_page_route_requires_its_rule() {
+    let w = world().await;
+    let callers = callers(&w).await;
+    let units = domain::units::AdminUnits::embedded();
+    let commune = units.v2025.communes_under("12")[0].clone();
+    let mut failures = Vec::new();
+    let mut by_role: BTreeMap<&str, usize> = BTreeMap::new();
+    for spec in server::route_specs().into_iter().filter(|s| s.surface == Surface::Page) {
+        let path = spec
+            .path
+            .replace("{id}", &w.outside.id.to_string())
+            .replace("{code}", "en");
+        let path = if path == "/persons" { format!("/persons?unit={commune}") } else { path };
+        for c in &callers {
+            if spec.path == "/logout" {
+                continue; // ends the session; covered in auth tests
+            }
+            let req = c.client.request(spec.method.clone(), w.app.url(&path));
+            let req = if spec.method == Method::POST { req.form(&[("csrf", "wrong")]) } else { req };
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let who = c.role.map(|r| r.as_str()).unwrap_or("anonymous");
+            *by_role.entry(who).or_default() += 1;
+            let ok = match (spec.access, c.role) {
+                (Access::Public, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN || spec.method == Method::POST,
+                (_, None) => status == StatusCode::SEE_OTHER
+                    && res.headers()["location"].to_str().unwrap().starts_with("/login?next="),
+                (Access::Authenticated, Some(_)) => status != StatusCode::UNAUTHORIZED,
+                (Access::Requires(p), Some(role)) => {
+                    if role_allows(role, p) {
+                        status != StatusCode::UNAUTHORIZED
+                            // POSTs with a wrong CSRF token are refused.
+                            && (spec.method != Method::POST || status == StatusCode::FORBIDDEN)
+                    } else {
+                        status == StatusCode::FORBIDDEN
+                    }
+                }
+            };
+            if !ok {
+                failures.push(format!("{} {path} as {who}: {status}", spec.method));
+            }
+            // A person of another province is never shown to staff of Lai Châu.
+            if spec.path == "/persons/{id}" && matches!(c.role, Some(r) if r != Role::Admin) && status == StatusCode::OK {
+                failures.push(format!("LEAK: {path} as {who}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(by_role.len(), 11);
+    let _ = Permission::ReadAudit;
+    w.app.stop().await;
+}
