@@ -115,6 +115,22 @@ fn serve_answers_and_stops_on_sigterm() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
+    // The demo logins follow the address: one per role.
+    let mut logins = String::new();
+    for _ in 0..11 {
+        stdout.read_line(&mut logins).unwrap();
+    }
+    for role in [
+        "admin",
+        "province_officer",
+        "district_officer",
+        "commune_staff",
+        "citizen",
+        "verifier",
+    ] {
+        assert!(logins.contains(role), "{role} missing from:\n{logins}");
+    }
+    assert!(logins.contains("phongdich-demo"));
     let addr = line
         .split("http://")
         .nth(1)
@@ -125,7 +141,12 @@ fn serve_answers_and_stops_on_sigterm() {
     rt.block_on(async {
         let body = reqwest_get(&format!("http://{addr}/api/v1/persons?unit=12&limit=1")).await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["total"], 1500, "demo loaded on the empty database");
+        assert_eq!(
+            v["error"]["code"], "unauthenticated",
+            "persons need a login"
+        );
+        let health = reqwest_get(&format!("http://{addr}/readyz")).await;
+        assert!(health.contains("ready"));
     });
     let pid = child.id().to_string();
     assert!(
@@ -149,4 +170,151 @@ fn serve_answers_and_stops_on_sigterm() {
 
 async fn reqwest_get(url: &str) -> String {
     reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+#[test]
+fn user_add_token_create_and_audit_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let url = format!("sqlite://{}", path.display());
+    let run = |args: &[&str]| phongdich().args(args).output().unwrap();
+    let out = run(&[
+        "user",
+        "add",
+        "--database",
+        &url,
+        "--username",
+        "Tinh12",
+        "--password",
+        "mat-khau-tinh-12",
+        "--role",
+        "province_officer",
+        "--unit",
+        "12",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["username"], "tinh12");
+    assert_eq!(user["role"], "province_officer");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("mat-khau"),
+        "no password in output"
+    );
+    // Bad role and wrong unit level are refused with one-line Vietnamese errors.
+    let out = run(&[
+        "user",
+        "add",
+        "--database",
+        &url,
+        "--username",
+        "x1x",
+        "--password",
+        "mat-khau-dai-du",
+        "--role",
+        "root",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Vai trò không hợp lệ"));
+    let out = run(&[
+        "user",
+        "add",
+        "--database",
+        &url,
+        "--username",
+        "x2x",
+        "--password",
+        "mat-khau-dai-du",
+        "--role",
+        "commune_staff",
+        "--unit",
+        "12",
+    ]);
+    assert!(!out.status.success());
+
+    let out = run(&[
+        "token",
+        "create",
+        "--database",
+        &url,
+        "--username",
+        "tinh12",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().unwrap().to_string();
+    assert!(token.starts_with("pd_") && token.len() > 40);
+
+    // The token works against a real server on the same database.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = store::open(&url).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(server::serve(
+            listener,
+            server::AppState::new(store),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let r = reqwest::Client::new()
+            .get(format!("http://{addr}/api/v1/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let me: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(me["user"]["username"], "tinh12");
+        let _ = tx.send(());
+        let _ = server.await;
+    });
+
+    // An intact chain verifies; an edit (after dropping the guard trigger) is named.
+    let out = run(&["audit", "verify", "--database", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ok["intact"], true);
+    assert!(ok["entries"].as_u64().unwrap() >= 2);
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; \
+             UPDATE audit_log SET actor = 'mallory' WHERE seq = 1;",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    });
+    let out = run(&["audit", "verify", "--database", &url]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("#1"), "{err}");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "UPDATE audit_log SET actor = NULL WHERE seq = 1; DELETE FROM audit_log WHERE seq = 2;",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    });
+    let out = run(&["audit", "verify", "--database", &url]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("#2"));
 }

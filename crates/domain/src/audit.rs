@@ -159,16 +159,28 @@ mod tests {
         let head = (5, c[4].hash.clone());
         let mut edited = c.clone();
         edited[2].entry.actor = Some("someone else".into());
-        assert_eq!(verify_chain(&edited, Some((5, &head.1))).unwrap_err().seq, 3);
+        assert_eq!(
+            verify_chain(&edited, Some((5, &head.1))).unwrap_err().seq,
+            3
+        );
         let mut deleted = c.clone();
         deleted.remove(1);
-        assert_eq!(verify_chain(&deleted, Some((5, &head.1))).unwrap_err().seq, 2);
+        assert_eq!(
+            verify_chain(&deleted, Some((5, &head.1))).unwrap_err().seq,
+            2
+        );
         let truncated = &c[..4];
-        assert_eq!(verify_chain(truncated, Some((5, &head.1))).unwrap_err().seq, 5);
+        assert_eq!(
+            verify_chain(truncated, Some((5, &head.1))).unwrap_err().seq,
+            5
+        );
         // Rewriting an entry and its hash still breaks the next link.
         let mut rehashed = c.clone();
         rehashed[1].entry.action = "x".into();
         rehashed[1].hash = entry_hash(2, &rehashed[1].prev_hash, &rehashed[1].entry);
-        assert_eq!(verify_chain(&rehashed, Some((5, &head.1))).unwrap_err().seq, 3);
+        assert_eq!(
+            verify_chain(&rehashed, Some((5, &head.1))).unwrap_err().seq,
+            3
+        );
     }
 }

@@ -90,11 +90,9 @@ impl Role {
             Role::ProvinceOfficer => Some(&[UnitLevel::Province]),
             Role::DistrictOfficer => Some(&[UnitLevel::District]),
             Role::CommuneStaff | Role::Business => Some(&[UnitLevel::Commune]),
-            Role::VaccinationSite | Role::Lab | Role::TreatmentFacility => Some(&[
-                UnitLevel::Province,
-                UnitLevel::District,
-                UnitLevel::Commune,
-            ]),
+            Role::VaccinationSite | Role::Lab | Role::TreatmentFacility => {
+                Some(&[UnitLevel::Province, UnitLevel::District, UnitLevel::Commune])
+            }
             Role::Admin | Role::Citizen | Role::Verifier => None,
         }
     }
@@ -266,8 +264,7 @@ pub fn validate_scope(units: &AdminUnits, role: Role, scope: &UserScope) -> Resu
 pub fn parse_username(raw: &str) -> Result<String, Error> {
     let u = raw.trim().to_ascii_lowercase();
     if (3..=64).contains(&u.len())
-        && u
-            .bytes()
+        && u.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
     {
         Ok(u)
@@ -383,16 +380,28 @@ mod tests {
         let u = AdminUnits::embedded();
         let lc = UnitRef::new(UnitVersion::V2025, "12");
         let commune = u.v2025.communes_under("12")[0].clone();
-        assert!(unit_covers(u, &lc, &UnitRef::new(UnitVersion::V2025, &commune)));
-        assert!(!unit_covers(u, &lc, &UnitRef::new(UnitVersion::V2025, "01")));
+        assert!(unit_covers(
+            u,
+            &lc,
+            &UnitRef::new(UnitVersion::V2025, &commune)
+        ));
         assert!(!unit_covers(
-            &u,
+            u,
+            &lc,
+            &UnitRef::new(UnitVersion::V2025, "01")
+        ));
+        assert!(!unit_covers(
+            u,
             &UnitRef::new(UnitVersion::V2025, &commune),
             &lc
         ));
         // Old Ba Đình district (001) lies wholly in 2025 Hà Nội (01), not in Lai Châu.
         let ba_dinh = UnitRef::new(UnitVersion::Pre2025, "001");
-        assert!(unit_covers(u, &UnitRef::new(UnitVersion::V2025, "01"), &ba_dinh));
+        assert!(unit_covers(
+            u,
+            &UnitRef::new(UnitVersion::V2025, "01"),
+            &ba_dinh
+        ));
         assert!(!unit_covers(u, &lc, &ba_dinh));
         assert!(unit_covers(
             u,
@@ -416,10 +425,26 @@ mod tests {
             national_id: None,
             phone: None,
         };
-        assert!(person_in_scope(u, &UnitRef::new(UnitVersion::V2025, "01"), &p));
-        assert!(person_in_scope(u, &UnitRef::new(UnitVersion::Pre2025, "001"), &p));
-        assert!(!person_in_scope(u, &UnitRef::new(UnitVersion::V2025, "12"), &p));
-        assert!(!person_in_scope(u, &UnitRef::new(UnitVersion::Pre2025, "002"), &p));
+        assert!(person_in_scope(
+            u,
+            &UnitRef::new(UnitVersion::V2025, "01"),
+            &p
+        ));
+        assert!(person_in_scope(
+            u,
+            &UnitRef::new(UnitVersion::Pre2025, "001"),
+            &p
+        ));
+        assert!(!person_in_scope(
+            u,
+            &UnitRef::new(UnitVersion::V2025, "12"),
+            &p
+        ));
+        assert!(!person_in_scope(
+            u,
+            &UnitRef::new(UnitVersion::Pre2025, "002"),
+            &p
+        ));
     }
 
     #[test]

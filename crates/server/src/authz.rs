@@ -193,7 +193,12 @@ pub fn covers_unit(units: &AdminUnits, p: &Principal, target: &UnitRef) -> bool 
 }
 
 /// 403 unless the caller may list data of `target` (role and scope).
-pub fn require_unit(units: &AdminUnits, p: &Principal, perm: Permission, target: &UnitRef) -> Result<(), Error> {
+pub fn require_unit(
+    units: &AdminUnits,
+    p: &Principal,
+    perm: Permission,
+    target: &UnitRef,
+) -> Result<(), Error> {
     if role_allows(p.user.role, perm) && covers_unit(units, p, target) {
         Ok(())
     } else {

@@ -47,7 +47,16 @@ impl IntoResponse for ApiError {
                 "details": e.details,
             }
         });
-        (status, axum::Json(body)).into_response()
+        let mut res = (status, axum::Json(body)).into_response();
+        if let Some(secs) = e
+            .details
+            .get("retry_after_seconds")
+            .and_then(|v| v.as_i64())
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        res
     }
 }
 

@@ -88,7 +88,7 @@ pub async fn serve(
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-        .await?;
+    .await?;
     store.close().await;
     Ok(())
 }

@@ -41,10 +41,19 @@ struct World {
 
 async fn world() -> World {
     let db = TestDb::sqlite().await;
-    let inside = testkit::load_demo(db.store.as_ref(), "12", 1500, 3).await.persons;
-    let outside = testkit::load_demo(db.store.as_ref(), "01", 200, 4).await.persons.remove(0);
+    let inside = testkit::load_demo(db.store.as_ref(), "12", 1500, 3)
+        .await
+        .persons;
+    let outside = testkit::load_demo(db.store.as_ref(), "01", 200, 4)
+        .await
+        .persons
+        .remove(0);
     let app = TestApp::spawn(db).await;
-    World { app, inside, outside }
+    World {
+        app,
+        inside,
+        outside,
+    }
 }
 
 /// The scope each role gets in this test, all inside Lai Châu.
@@ -55,9 +64,15 @@ fn scope_for(role: Role, w: &World) -> (Option<String>, Option<Uuid>) {
         Role::Citizen => (None, Some(w.inside[0].id)),
         Role::ProvinceOfficer | Role::Lab | Role::TreatmentFacility => (Some("12".into()), None),
         Role::DistrictOfficer => {
-            let old = w.inside[0].old_commune_code.clone().expect("demo persons have old codes");
+            let old = w.inside[0]
+                .old_commune_code
+                .clone()
+                .expect("demo persons have old codes");
             let units = domain::units::AdminUnits::embedded();
-            (units.pre2025.get(&old).and_then(|u| u.parent_code.clone()), None)
+            (
+                units.pre2025.get(&old).and_then(|u| u.parent_code.clone()),
+                None,
+            )
         }
         Role::CommuneStaff | Role::VaccinationSite | Role::Business => (Some(commune), None),
     }
@@ -77,7 +92,9 @@ async fn callers(w: &World) -> Vec<Caller> {
     for role in Role::ALL {
         let (unit, person) = scope_for(role, w);
         let name = format!("u_{}", role.as_str());
-        w.app.add_user(&name, role.as_str(), unit.as_deref(), person).await;
+        w.app
+            .add_user(&name, role.as_str(), unit.as_deref(), person)
+            .await;
         let (client, csrf) = w.app.login_as(&name).await;
         let version = match unit.as_deref() {
             Some(u) if u.len() == 3 => "pre2025",
@@ -102,12 +119,23 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
     } else {
         ("01".into(), "2025")
     };
-    let person = if inside { c.own_person.unwrap_or(w.inside[0].id) } else { w.outside.id };
+    let person = if inside {
+        c.own_person.unwrap_or(w.inside[0].id)
+    } else {
+        w.outside.id
+    };
     let m = spec.method.clone();
-    let p = |path: String| Probe { method: m.clone(), path, body: None };
+    let p = |path: String| Probe {
+        method: m.clone(),
+        path,
+        body: None,
+    };
     match (spec.method.as_str(), spec.path.as_str()) {
         ("GET", "/api/v1/units") => p("/api/v1/units?version=2025&level=province".into()),
-        ("GET", "/api/v1/population") => p(format!("/api/v1/population?unit={}", if inside { "12" } else { "01" })),
+        ("GET", "/api/v1/population") => p(format!(
+            "/api/v1/population?unit={}",
+            if inside { "12" } else { "01" }
+        )),
         ("POST", "/api/v1/auth/login") => Probe {
             method: m,
             path: spec.path.clone(),
@@ -122,14 +150,18 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
         ("POST", "/api/v1/auth/password") => Probe {
             method: m,
             path: spec.path.clone(),
-            body: Some(serde_json::json!({"current_password": "not-the-password", "new_password": "another-long-password"})),
+            body: Some(
+                serde_json::json!({"current_password": "not-the-password", "new_password": "another-long-password"}),
+            ),
         },
         ("POST", "/api/v1/auth/tokens") => Probe {
             method: m,
             path: spec.path.clone(),
             body: Some(serde_json::json!({"name": "probe"})),
         },
-        ("GET", "/api/v1/persons") => p(format!("/api/v1/persons?version={version}&unit={unit}&limit=500")),
+        ("GET", "/api/v1/persons") => p(format!(
+            "/api/v1/persons?version={version}&unit={unit}&limit=500"
+        )),
         ("GET", "/api/v1/persons/{id}") => p(format!("/api/v1/persons/{person}")),
         ("GET", "/api/v1/users") => p(spec.path.clone()),
         ("POST", "/api/v1/users") => Probe {
@@ -170,7 +202,9 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         "/api/v1/auth/login" => StatusCode::UNAUTHORIZED,
         "/api/v1/auth/password" => StatusCode::BAD_REQUEST,
         "/api/v1/auth/logout" => StatusCode::NO_CONTENT,
-        "/api/v1/auth/tokens" | "/api/v1/users" if spec.method == Method::POST => StatusCode::CREATED,
+        "/api/v1/auth/tokens" | "/api/v1/users" if spec.method == Method::POST => {
+            StatusCode::CREATED
+        }
         "/api/v1/users/{id}/disable" | "/api/v1/users/{id}/enable" => StatusCode::NO_CONTENT,
         "/api/v1/persons" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         "/api/v1/persons/{id}" if !inside && role != Role::Admin => StatusCode::NOT_FOUND,
@@ -181,7 +215,9 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
 /// Whether every person in a list response lies inside the caller's unit.
 fn list_within_scope(body: &Value, c: &Caller) -> bool {
     let units = domain::units::AdminUnits::embedded();
-    let Some((unit, version)) = &c.unit else { return true };
+    let Some((unit, version)) = &c.unit else {
+        return true;
+    };
     if c.role == Some(Role::Admin) {
         return true;
     }
@@ -190,7 +226,9 @@ fn list_within_scope(body: &Value, c: &Caller) -> bool {
             "pre2025" => p["old_commune_code"]
                 .as_str()
                 .is_some_and(|old| units.pre2025.is_within(old, unit)),
-            _ => p["commune_code"].as_str().is_some_and(|cc| units.v2025.is_within(cc, unit)),
+            _ => p["commune_code"]
+                .as_str()
+                .is_some_and(|cc| units.v2025.is_within(cc, unit)),
         })
     })
 }
@@ -230,16 +268,28 @@ async fn every_api_route_role_and_scope() {
                 let who = c.role.map(|r| r.as_str()).unwrap_or("anonymous");
                 checked += 1;
                 if status != want {
-                    failures.push(format!("{} {} as {who} (inside={inside}): got {status}, want {want}: {body}", pr.method, pr.path));
+                    failures.push(format!(
+                        "{} {} as {who} (inside={inside}): got {status}, want {want}: {body}",
+                        pr.method, pr.path
+                    ));
                     continue;
                 }
-                if status == StatusCode::OK && spec.path == "/api/v1/persons" && !list_within_scope(&body, c) {
-                    failures.push(format!("LEAK: {} as {who} listed persons outside its unit", pr.path));
+                if status == StatusCode::OK
+                    && spec.path == "/api/v1/persons"
+                    && !list_within_scope(&body, c)
+                {
+                    failures.push(format!(
+                        "LEAK: {} as {who} listed persons outside its unit",
+                        pr.path
+                    ));
                 }
                 if status == StatusCode::OK && spec.path == "/api/v1/persons/{id}" {
                     let full_id = body["national_id"].as_str().unwrap_or("");
                     if full_id.contains('*') {
-                        failures.push(format!("{} as {who}: record should show the full ID", pr.path));
+                        failures.push(format!(
+                            "{} as {who}: record should show the full ID",
+                            pr.path
+                        ));
                     }
                 }
                 if status == StatusCode::OK && spec.path == "/api/v1/persons" {
@@ -248,13 +298,21 @@ async fn every_api_route_role_and_scope() {
                             || p["phone"].as_str().is_some_and(|n| !n.contains('*'))
                     });
                     if leaked {
-                        failures.push(format!("LEAK: {} as {who}: unmasked identifier in a list", pr.path));
+                        failures.push(format!(
+                            "LEAK: {} as {who}: unmasked identifier in a list",
+                            pr.path
+                        ));
                     }
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked > 200, "{checked}");
     w.app.stop().await;
 }
@@ -267,26 +325,45 @@ async fn every_page_route_requires_its_rule() {
     let commune = units.v2025.communes_under("12")[0].clone();
     let mut failures = Vec::new();
     let mut by_role: BTreeMap<&str, usize> = BTreeMap::new();
-    for spec in server::route_specs().into_iter().filter(|s| s.surface == Surface::Page) {
+    for spec in server::route_specs()
+        .into_iter()
+        .filter(|s| s.surface == Surface::Page)
+    {
         let path = spec
             .path
             .replace("{id}", &w.outside.id.to_string())
             .replace("{code}", "en");
-        let path = if path == "/persons" { format!("/persons?unit={commune}") } else { path };
+        let path = if path == "/persons" {
+            format!("/persons?unit={commune}")
+        } else {
+            path
+        };
         for c in &callers {
             if spec.path == "/logout" {
                 continue; // ends the session; covered in auth tests
             }
             let req = c.client.request(spec.method.clone(), w.app.url(&path));
-            let req = if spec.method == Method::POST { req.form(&[("csrf", "wrong")]) } else { req };
+            let req = if spec.method == Method::POST {
+                req.form(&[("csrf", "wrong")])
+            } else {
+                req
+            };
             let res = req.send().await.unwrap();
             let status = res.status();
             let who = c.role.map(|r| r.as_str()).unwrap_or("anonymous");
             *by_role.entry(who).or_default() += 1;
             let ok = match (spec.access, c.role) {
-                (Access::Public, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN || spec.method == Method::POST,
-                (_, None) => status == StatusCode::SEE_OTHER
-                    && res.headers()["location"].to_str().unwrap().starts_with("/login?next="),
+                (Access::Public, _) => {
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
+                        || spec.method == Method::POST
+                }
+                (_, None) => {
+                    status == StatusCode::SEE_OTHER
+                        && res.headers()["location"]
+                            .to_str()
+                            .unwrap()
+                            .starts_with("/login?next=")
+                }
                 (Access::Authenticated, Some(_)) => status != StatusCode::UNAUTHORIZED,
                 (Access::Requires(p), Some(role)) => {
                     if role_allows(role, p) {
@@ -302,7 +379,10 @@ async fn every_page_route_requires_its_rule() {
                 failures.push(format!("{} {path} as {who}: {status}", spec.method));
             }
             // A person of another province is never shown to staff of Lai Châu.
-            if spec.path == "/persons/{id}" && matches!(c.role, Some(r) if r != Role::Admin) && status == StatusCode::OK {
+            if spec.path == "/persons/{id}"
+                && matches!(c.role, Some(r) if r != Role::Admin)
+                && status == StatusCode::OK
+            {
                 failures.push(format!("LEAK: {path} as {who}"));
             }
         }

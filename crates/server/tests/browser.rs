@@ -86,6 +86,8 @@ async fn pick_a_commune_and_see_its_persons() {
         .map(|(c, n)| (c.to_string(), *n))
         .unwrap();
     let app = TestApp::spawn(db).await;
+    app.add_user("tinh12", "province_officer", Some("12"), None)
+        .await;
 
     let (_driver, port) = start_driver(&driver_path).await;
     let mut caps = serde_json::Map::new();
@@ -117,6 +119,23 @@ async fn pick_a_commune_and_see_its_persons() {
             .for_element(Locator::Css("select[name=c]"))
             .await?;
         commune_select.select_by_value(&commune).await?;
+        // Persons are personal data: the picker leads to the login page, then back.
+        let username = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("input[name=username]"))
+            .await?;
+        username.send_keys("tinh12").await?;
+        client
+            .find(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(testkit::TEST_PASSWORD)
+            .await?;
+        client
+            .find(Locator::Css("form[action='/login'] button[type=submit]"))
+            .await?
+            .click()
+            .await?;
         let table = client
             .wait()
             .at_most(Duration::from_secs(10))

@@ -159,10 +159,14 @@ pub async fn rebuild_denominators(store: &dyn Store, as_of: NaiveDate) -> Result
 }
 
 /// Checks an audit chain end to end (`phongdich audit verify`).
-pub async fn verify_audit(store: &dyn Store) -> Result<std::result::Result<usize, domain::audit::ChainBreak>> {
+pub async fn verify_audit(
+    store: &dyn Store,
+) -> Result<std::result::Result<usize, domain::audit::ChainBreak>> {
     let (entries, head) = store.audit_chain().await?;
-    Ok(domain::audit::verify_chain(&entries, head.as_ref().map(|(s, h)| (*s, h.as_str())))
-        .map(|()| entries.len()))
+    Ok(
+        domain::audit::verify_chain(&entries, head.as_ref().map(|(s, h)| (*s, h.as_str())))
+            .map(|()| entries.len()),
+    )
 }
 
 /// A parsed `--database` URL.

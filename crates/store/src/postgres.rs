@@ -21,8 +21,8 @@ use crate::model::{
     user_from_columns,
 };
 use crate::sql::{
-    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page,
-    push_audit_where, push_person_page, push_person_where,
+    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page, push_audit_where,
+    push_person_page, push_person_where,
 };
 use crate::sqlite::{audit_from_columns, chained_entry, denominator_from_columns};
 use crate::{Backend, DatabaseUrl, Result, Store};
@@ -342,10 +342,12 @@ impl Store for PgStore {
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -562,7 +564,11 @@ impl Store for PgStore {
             QueryBuilder::<Postgres>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
         push_audit_where(&mut list, f);
         push_audit_page(&mut list, f);
-        let rows = list.build().fetch_all(&self.pool).await.map_err(from_sqlx)?;
+        let rows = list
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
         Ok(Page {
             items: rows.iter().map(audit_from_row).collect::<Result<_>>()?,
             total: total as u64,
@@ -570,16 +576,21 @@ impl Store for PgStore {
     }
 
     async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(i64, String)>)> {
-        let rows = sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
         let head: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(from_sqlx)?;
-        Ok((rows.iter().map(audit_from_row).collect::<Result<_>>()?, head))
+        Ok((
+            rows.iter().map(audit_from_row).collect::<Result<_>>()?,
+            head,
+        ))
     }
 
     async fn close(&self) {

@@ -94,7 +94,8 @@ pub(crate) fn push_audit_where<'args, DB>(
         ("entity_id", &f.entity_id),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-            qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+            qb.push(format_args!(" AND {column} = "))
+                .push_bind(v.clone());
         }
     }
     if let Some(from) = f.from {

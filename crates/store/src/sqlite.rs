@@ -21,8 +21,8 @@ use crate::model::{
     user_from_columns,
 };
 use crate::sql::{
-    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page,
-    push_audit_where, push_person_page, push_person_where,
+    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page, push_audit_where,
+    push_person_page, push_person_where,
 };
 use crate::{Backend, Result, Store};
 
@@ -353,10 +353,12 @@ impl Store for SqliteStore {
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -568,10 +570,15 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(from_sqlx)?;
-        let mut list = QueryBuilder::<Sqlite>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
+        let mut list =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
         push_audit_where(&mut list, f);
         push_audit_page(&mut list, f);
-        let rows = list.build().fetch_all(&self.pool).await.map_err(from_sqlx)?;
+        let rows = list
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
         Ok(Page {
             items: rows.iter().map(audit_from_row).collect::<Result<_>>()?,
             total: total as u64,
@@ -579,16 +586,21 @@ impl Store for SqliteStore {
     }
 
     async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(i64, String)>)> {
-        let rows = sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
         let head: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(from_sqlx)?;
-        Ok((rows.iter().map(audit_from_row).collect::<Result<_>>()?, head))
+        Ok((
+            rows.iter().map(audit_from_row).collect::<Result<_>>()?,
+            head,
+        ))
     }
 
     async fn close(&self) {
@@ -657,8 +669,7 @@ where
 
 /// The next entry of the chain after `head`, with its hash computed.
 pub(crate) fn chained_entry(head: Option<(i64, String)>, entry: &NewAuditEntry) -> AuditEntry {
-    let (last_seq, prev_hash) =
-        head.unwrap_or((0, domain::audit::GENESIS_HASH.to_string()));
+    let (last_seq, prev_hash) = head.unwrap_or((0, domain::audit::GENESIS_HASH.to_string()));
     let seq = last_seq + 1;
     let mut entry = entry.clone();
     entry.at = micros(entry.at);

@@ -36,7 +36,10 @@ async fn users_sessions_and_tokens() {
         let s = &db.store;
         let u = user("tinh12", Role::ProvinceOfficer);
         s.create_user(&u, "$argon2id$fake").await.unwrap();
-        let err = s.create_user(&user("tinh12", Role::Admin), "x").await.unwrap_err();
+        let err = s
+            .create_user(&user("tinh12", Role::Admin), "x")
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::Conflict);
         let (found, hash) = s.find_user_by_username("tinh12").await.unwrap().unwrap();
         assert_eq!(hash, "$argon2id$fake");
@@ -55,10 +58,20 @@ async fn users_sessions_and_tokens() {
             ip: Some("10.0.0.1".into()),
         };
         s.create_session(&session).await.unwrap();
-        let (got, su) = s.find_session("h1", t0() + Duration::hours(1)).await.unwrap().unwrap();
+        let (got, su) = s
+            .find_session("h1", t0() + Duration::hours(1))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got.csrf_token, "c1");
         assert_eq!(su.username, "tinh12");
-        assert!(s.find_session("h1", t0() + Duration::hours(9)).await.unwrap().is_none(), "expired");
+        assert!(
+            s.find_session("h1", t0() + Duration::hours(9))
+                .await
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
         assert!(s.find_session("nope", t0()).await.unwrap().is_none());
 
         s.create_api_token(&ApiTokenRecord {
@@ -83,7 +96,10 @@ async fn users_sessions_and_tokens() {
         assert!(s.find_session("h1", t0()).await.unwrap().is_none());
 
         s.set_password_hash(u.id, "new").await.unwrap();
-        assert_eq!(s.find_user_by_username("tinh12").await.unwrap().unwrap().1, "new");
+        assert_eq!(
+            s.find_user_by_username("tinh12").await.unwrap().unwrap().1,
+            "new"
+        );
         db.cleanup().await;
     }
 }
@@ -134,19 +150,33 @@ async fn audit_chain_appends_lists_and_detects_tampering() {
         let s = &db.store;
         assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(0));
         for i in 1..=6 {
-            let e = s.append_audit(&entry(i, if i <= 3 { "person.view" } else { "user.create" })).await.unwrap();
+            let e = s
+                .append_audit(&entry(
+                    i,
+                    if i <= 3 { "person.view" } else { "user.create" },
+                ))
+                .await
+                .unwrap();
             assert_eq!(e.seq, i);
         }
         assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(6));
 
         let views = s
-            .list_audit(&AuditFilter { action: Some("person.view".into()), limit: 10, ..Default::default() })
+            .list_audit(&AuditFilter {
+                action: Some("person.view".into()),
+                limit: 10,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(views.total, 3);
         assert_eq!(views.items[0].seq, 3, "newest first");
         let by_actor = s
-            .list_audit(&AuditFilter { actor: Some("admin".into()), limit: 10, ..Default::default() })
+            .list_audit(&AuditFilter {
+                actor: Some("admin".into()),
+                limit: 10,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(by_actor.total, 3);
@@ -159,10 +189,15 @@ async fn audit_chain_appends_lists_and_detects_tampering() {
             })
             .await
             .unwrap();
-        assert_eq!(window.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
+        assert_eq!(
+            window.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3, 2]
+        );
 
         // The application cannot change the log: the database refuses.
-        let refused = db.execute_raw("UPDATE audit_log SET actor = 'x' WHERE seq = 2").await;
+        let refused = db
+            .execute_raw("UPDATE audit_log SET actor = 'x' WHERE seq = 2")
+            .await;
         assert!(refused.is_err(), "append-only trigger");
 
         // An attacker who removes the guard and edits an entry is caught at that entry.
@@ -172,14 +207,27 @@ async fn audit_chain_appends_lists_and_detects_tampering() {
             "DROP TRIGGER audit_log_no_change ON audit_log;"
         };
         db.execute_raw(drop_guard).await.unwrap();
-        db.execute_raw("UPDATE audit_log SET actor = 'someone' WHERE seq = 2").await.unwrap();
+        db.execute_raw("UPDATE audit_log SET actor = 'someone' WHERE seq = 2")
+            .await
+            .unwrap();
         let broken = store::verify_audit(s.as_ref()).await.unwrap().unwrap_err();
         assert_eq!(broken.seq, 2);
-        db.execute_raw("UPDATE audit_log SET actor = 'admin' WHERE seq = 2").await.unwrap();
+        db.execute_raw("UPDATE audit_log SET actor = 'admin' WHERE seq = 2")
+            .await
+            .unwrap();
         assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(6));
         // Deleting the newest entry is caught by the head record.
-        db.execute_raw("DELETE FROM audit_log WHERE seq = 6").await.unwrap();
-        assert_eq!(store::verify_audit(s.as_ref()).await.unwrap().unwrap_err().seq, 6);
+        db.execute_raw("DELETE FROM audit_log WHERE seq = 6")
+            .await
+            .unwrap();
+        assert_eq!(
+            store::verify_audit(s.as_ref())
+                .await
+                .unwrap()
+                .unwrap_err()
+                .seq,
+            6
+        );
         db.cleanup().await;
     }
 }
@@ -190,12 +238,17 @@ async fn concurrent_audit_appends_keep_one_chain() {
         let mut tasks = Vec::new();
         for i in 0..20 {
             let s = db.store.clone();
-            tasks.push(tokio::spawn(async move { s.append_audit(&entry(i, "auth.login")).await }));
+            tasks.push(tokio::spawn(async move {
+                s.append_audit(&entry(i, "auth.login")).await
+            }));
         }
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        assert_eq!(store::verify_audit(db.store.as_ref()).await.unwrap(), Ok(20));
+        assert_eq!(
+            store::verify_audit(db.store.as_ref()).await.unwrap(),
+            Ok(20)
+        );
         db.cleanup().await;
     }
 }

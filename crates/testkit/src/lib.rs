@@ -117,7 +117,12 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
 pub const TEST_PASSWORD: &str = "mat-khau-thu-nghiem";
 
 /// Loads a deterministic demo population of a province into a database.
-pub async fn load_demo(store: &dyn Store, province: &str, persons: usize, seed: u64) -> demo::DemoPopulation {
+pub async fn load_demo(
+    store: &dyn Store,
+    province: &str,
+    persons: usize,
+    seed: u64,
+) -> demo::DemoPopulation {
     let params = demo::DemoParams {
         province_code: province.into(),
         persons,
@@ -125,9 +130,14 @@ pub async fn load_demo(store: &dyn Store, province: &str, persons: usize, seed: 
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
     };
     let pop = demo::generate(&params, domain::units::AdminUnits::embedded()).expect("demo");
-    store.insert_households(&pop.households).await.expect("households");
+    store
+        .insert_households(&pop.households)
+        .await
+        .expect("households");
     store.insert_persons(&pop.persons).await.expect("persons");
-    store::rebuild_denominators(store, params.as_of).await.expect("denominators");
+    store::rebuild_denominators(store, params.as_of)
+        .await
+        .expect("denominators");
     pop
 }
 

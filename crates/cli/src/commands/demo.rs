@@ -134,44 +134,104 @@ pub async fn ensure_demo_users(
         .map(|d| d.code.clone());
     let mut first = store::PersonQuery::new(store::PersonScope::Province(province.to_string()));
     first.limit = 1;
-    let citizen = state.store.list_persons(&first).await?.items.into_iter().next();
-    let plan: Vec<(&str, Role, Option<String>, Option<&str>, Option<uuid::Uuid>)> = vec![
-        ("admin", Role::Admin, None, None, None),
-        ("tinh", Role::ProvinceOfficer, Some(province.to_string()), Some("CDC tỉnh"), None),
-        ("huyen", Role::DistrictOfficer, district, Some("Trung tâm Y tế huyện"), None),
-        ("tramyte", Role::CommuneStaff, Some(commune.clone()), Some("Trạm y tế xã"), None),
-        ("diemtiem", Role::VaccinationSite, Some(commune.clone()), Some("Điểm tiêm trạm y tế"), None),
-        ("xetnghiem", Role::Lab, Some(province.to_string()), Some("Khoa xét nghiệm CDC"), None),
-        ("dieutri", Role::TreatmentFacility, Some(province.to_string()), Some("Bệnh viện đa khoa tỉnh"), None),
-        ("doanhnghiep", Role::Business, Some(commune.clone()), Some("Công ty TNHH Mẫu"), None),
-        ("congdan", Role::Citizen, None, None, citizen.as_ref().map(|p| p.id)),
-        ("kiemtra", Role::Verifier, None, Some("Cửa khẩu"), None),
+    let citizen = state
+        .store
+        .list_persons(&first)
+        .await?
+        .items
+        .into_iter()
+        .next();
+    let province_unit = Some(province.to_string());
+    let commune_unit = Some(commune);
+    let account = |username, role, unit: &Option<String>, organisation| DemoAccount {
+        username,
+        role,
+        unit: unit.clone(),
+        organisation,
+        person_id: None,
+    };
+    let plan = [
+        account("admin", Role::Admin, &None, None),
+        account(
+            "tinh",
+            Role::ProvinceOfficer,
+            &province_unit,
+            Some("CDC tỉnh"),
+        ),
+        account(
+            "huyen",
+            Role::DistrictOfficer,
+            &district,
+            Some("Trung tâm Y tế huyện"),
+        ),
+        account(
+            "tramyte",
+            Role::CommuneStaff,
+            &commune_unit,
+            Some("Trạm y tế xã"),
+        ),
+        account(
+            "diemtiem",
+            Role::VaccinationSite,
+            &commune_unit,
+            Some("Điểm tiêm trạm y tế"),
+        ),
+        account(
+            "xetnghiem",
+            Role::Lab,
+            &province_unit,
+            Some("Khoa xét nghiệm CDC"),
+        ),
+        account(
+            "dieutri",
+            Role::TreatmentFacility,
+            &province_unit,
+            Some("Bệnh viện đa khoa tỉnh"),
+        ),
+        account(
+            "doanhnghiep",
+            Role::Business,
+            &commune_unit,
+            Some("Công ty TNHH Mẫu"),
+        ),
+        DemoAccount {
+            person_id: citizen.as_ref().map(|p| p.id),
+            ..account("congdan", Role::Citizen, &None, None)
+        },
+        account("kiemtra", Role::Verifier, &None, Some("Cửa khẩu")),
     ];
     let mut logins = Vec::new();
-    for (username, role, unit, org, person_id) in plan {
-        let needs_unit = !matches!(role, Role::Admin | Role::Citizen | Role::Verifier);
-        if (needs_unit && unit.is_none()) || (role == Role::Citizen && person_id.is_none()) {
+    for a in plan {
+        let needs_unit = !matches!(a.role, Role::Admin | Role::Citizen | Role::Verifier);
+        if (needs_unit && a.unit.is_none()) || (a.role == Role::Citizen && a.person_id.is_none()) {
             continue;
         }
-        create_if_missing(state, username, role, unit.clone(), org, person_id).await?;
+        create_if_missing(state, &a).await?;
         logins.push(DemoLogin {
-            username: username.into(),
-            role,
-            scope: unit.unwrap_or_default(),
+            username: a.username.into(),
+            role: a.role,
+            scope: a.unit.unwrap_or_default(),
         });
     }
     Ok(logins)
 }
 
-async fn create_if_missing(
-    state: &server::AppState,
-    username: &str,
+/// One demo account to create.
+struct DemoAccount {
+    username: &'static str,
     role: domain::auth::Role,
     unit: Option<String>,
-    organisation: Option<&str>,
+    organisation: Option<&'static str>,
     person_id: Option<uuid::Uuid>,
-) -> anyhow::Result<()> {
-    if state.store.find_user_by_username(username).await?.is_some() {
+}
+
+async fn create_if_missing(state: &server::AppState, a: &DemoAccount) -> anyhow::Result<()> {
+    if state
+        .store
+        .find_user_by_username(a.username)
+        .await?
+        .is_some()
+    {
         return Ok(());
     }
     server::auth::create_user(
@@ -179,14 +239,14 @@ async fn create_if_missing(
         None,
         &server::auth::ClientIp(Some("demo".into())),
         server::auth::NewUser {
-            username: username.into(),
-            display_name: Some(format!("{} (mẫu)", role.label_vi())),
+            username: a.username.into(),
+            display_name: Some(format!("{} (mẫu)", a.role.label_vi())),
             password: DEMO_PASSWORD.into(),
-            role: role.as_str().into(),
-            unit,
+            role: a.role.as_str().into(),
+            unit: a.unit.clone(),
             unit_version: None,
-            organisation: organisation.map(str::to_string),
-            person_id,
+            organisation: a.organisation.map(str::to_string),
+            person_id: a.person_id,
         },
     )
     .await?;

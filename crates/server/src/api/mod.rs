@@ -27,15 +27,60 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
         .route(M::POST, "/auth/login", Public, post(auth::login))
         .route(M::POST, "/auth/logout", Authenticated, post(auth::logout))
         .route(M::GET, "/auth/me", Authenticated, get(auth::me))
-        .route(M::POST, "/auth/password", Authenticated, post(auth::change_password))
-        .route(M::POST, "/auth/tokens", Authenticated, post(auth::create_token))
-        .route(M::GET, "/persons", Requires(Permission::ListPersons), get(persons::list))
-        .route(M::GET, "/persons/{id}", Requires(Permission::ReadPerson), get(persons::get_one))
-        .route(M::GET, "/users", Requires(Permission::ManageUsers), get(users::list))
-        .route(M::POST, "/users", Requires(Permission::ManageUsers), post(users::create))
-        .route(M::POST, "/users/{id}/disable", Requires(Permission::ManageUsers), post(users::disable))
-        .route(M::POST, "/users/{id}/enable", Requires(Permission::ManageUsers), post(users::enable))
-        .route(M::GET, "/audit", Requires(Permission::ReadAudit), get(audit::list))
+        .route(
+            M::POST,
+            "/auth/password",
+            Authenticated,
+            post(auth::change_password),
+        )
+        .route(
+            M::POST,
+            "/auth/tokens",
+            Authenticated,
+            post(auth::create_token),
+        )
+        .route(
+            M::GET,
+            "/persons",
+            Requires(Permission::ListPersons),
+            get(persons::list),
+        )
+        .route(
+            M::GET,
+            "/persons/{id}",
+            Requires(Permission::ReadPerson),
+            get(persons::get_one),
+        )
+        .route(
+            M::GET,
+            "/users",
+            Requires(Permission::ManageUsers),
+            get(users::list),
+        )
+        .route(
+            M::POST,
+            "/users",
+            Requires(Permission::ManageUsers),
+            post(users::create),
+        )
+        .route(
+            M::POST,
+            "/users/{id}/disable",
+            Requires(Permission::ManageUsers),
+            post(users::disable),
+        )
+        .route(
+            M::POST,
+            "/users/{id}/enable",
+            Requires(Permission::ManageUsers),
+            post(users::enable),
+        )
+        .route(
+            M::GET,
+            "/audit",
+            Requires(Permission::ReadAudit),
+            get(audit::list),
+        )
         .into_parts();
     (router.fallback(not_found), specs)
 }

@@ -31,8 +31,9 @@ pub async fn set_disabled(
     id: &str,
     disabled: bool,
 ) -> Result<(), domain::Error> {
-    let id = uuid::Uuid::parse_str(id)
-        .map_err(|_| domain::Error::invalid("id", "Mã người dùng không hợp lệ", "Invalid user id"))?;
+    let id = uuid::Uuid::parse_str(id).map_err(|_| {
+        domain::Error::invalid("id", "Mã người dùng không hợp lệ", "Invalid user id")
+    })?;
     if id == actor.id && disabled {
         return Err(domain::Error::invalid(
             "id",
@@ -46,8 +47,21 @@ pub async fn set_disabled(
     if disabled {
         state.store.delete_user_sessions(id).await?;
     }
-    let action = if disabled { "user.disable" } else { "user.enable" };
-    auth::audit(state, Some(actor), ip, action, Some(("user", id.to_string())), None, serde_json::json!({})).await
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    auth::audit(
+        state,
+        Some(actor),
+        ip,
+        action,
+        Some(("user", id.to_string())),
+        None,
+        serde_json::json!({}),
+    )
+    .await
 }
 
 pub async fn disable(

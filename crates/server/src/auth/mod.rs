@@ -85,8 +85,7 @@ pub fn is_https(headers: &HeaderMap) -> bool {
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure behind TLS.
 pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
-    let mut c =
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}");
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}");
     if secure {
         c.push_str("; Secure");
     }
@@ -110,13 +109,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .map(str::to_string);
     let session = cookie(headers, SESSION_COOKIE);
     let principal = if let Some(token) = bearer {
-        match state.store.find_api_token(&secrets::token_hash(&token)).await {
+        match state
+            .store
+            .find_api_token(&secrets::token_hash(&token))
+            .await
+        {
             Ok(Some(user)) => Some(Principal {
                 user,
                 via: AuthVia::Token,
             }),
             Ok(None) => None,
-            Err(e) => return axum::response::IntoResponse::into_response(crate::error::ApiError(e)),
+            Err(e) => {
+                return axum::response::IntoResponse::into_response(crate::error::ApiError(e));
+            }
         }
     } else if let Some(token) = session {
         let hash = secrets::token_hash(&token);
@@ -129,7 +134,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 },
             }),
             Ok(None) => None,
-            Err(e) => return axum::response::IntoResponse::into_response(crate::error::ApiError(e)),
+            Err(e) => {
+                return axum::response::IntoResponse::into_response(crate::error::ApiError(e));
+            }
         }
     } else {
         None
@@ -168,7 +175,9 @@ pub async fn audit(
 }
 
 fn rate_limited(until: DateTime<Utc>, now: DateTime<Utc>) -> Error {
-    let secs = (until - now).num_seconds().max(1);
+    let secs = ((until - now).num_milliseconds() + 999)
+        .div_euclid(1000)
+        .max(1);
     Error::new(
         ErrorCode::RateLimited,
         format!("Đăng nhập sai quá nhiều lần; thử lại sau {secs} giây"),
@@ -221,7 +230,16 @@ pub async fn login(
                     ip: ip.0.clone(),
                 })
                 .await?;
-            audit(state, Some(&user), ip, "auth.login", Some(("user", user.id.to_string())), None, serde_json::json!({})).await?;
+            audit(
+                state,
+                Some(&user),
+                ip,
+                "auth.login",
+                Some(("user", user.id.to_string())),
+                None,
+                serde_json::json!({}),
+            )
+            .await?;
             Ok(LoggedIn {
                 user,
                 session_token,
@@ -281,7 +299,16 @@ pub async fn logout(state: &AppState, p: &Principal, ip: &ClientIp) -> Result<()
     if let AuthVia::Session { token_hash, .. } = &p.via {
         state.store.delete_session(token_hash).await?;
     }
-    audit(state, Some(&p.user), ip, "auth.logout", Some(("user", p.user.id.to_string())), None, serde_json::json!({})).await
+    audit(
+        state,
+        Some(&p.user),
+        ip,
+        "auth.logout",
+        Some(("user", p.user.id.to_string())),
+        None,
+        serde_json::json!({}),
+    )
+    .await
 }
 
 /// Changes the caller's password after checking the current one; ends all their sessions.
@@ -306,7 +333,16 @@ pub async fn change_password(
     let new_hash = secrets::hash_password(new).await?;
     state.store.set_password_hash(p.user.id, &new_hash).await?;
     state.store.delete_user_sessions(p.user.id).await?;
-    audit(state, Some(&p.user), ip, "auth.password_change", Some(("user", p.user.id.to_string())), None, serde_json::json!({})).await
+    audit(
+        state,
+        Some(&p.user),
+        ip,
+        "auth.password_change",
+        Some(("user", p.user.id.to_string())),
+        None,
+        serde_json::json!({}),
+    )
+    .await
 }
 
 /// Creates a user (admin pages, API and CLI share this), logging who did it.
@@ -352,7 +388,12 @@ impl NewUser {
         use domain::auth::{Role, UnitRef, UserScope, parse_username, validate_scope};
         use domain::units::UnitVersion;
         let role = Role::parse(&self.role)?;
-        let unit = match self.unit.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        let unit = match self
+            .unit
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
             None => None,
             Some(code) => {
                 let version = match self.unit_version.as_deref().filter(|v| !v.is_empty()) {
@@ -406,7 +447,16 @@ pub async fn create_api_token(
             created_at: (state.clock)(),
         })
         .await?;
-    audit(state, Some(user), ip, "token.create", Some(("api_token", id.to_string())), None, serde_json::json!({ "name": name })).await?;
+    audit(
+        state,
+        Some(user),
+        ip,
+        "token.create",
+        Some(("api_token", id.to_string())),
+        None,
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
     Ok(token)
 }
 
@@ -439,7 +489,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeCaller {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(MaybeCaller(parts.extensions.get::<Arc<Principal>>().cloned()))
+        Ok(MaybeCaller(
+            parts.extensions.get::<Arc<Principal>>().cloned(),
+        ))
     }
 }
 

@@ -104,7 +104,11 @@ fn login_form(lang: Lang, csrf: &str, next: &str, username: &str, error: Option<
 fn with_login_csrf(headers: &HeaderMap, body: Markup, csrf: &str, status: StatusCode) -> Response {
     let cookie = format!(
         "{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-        if auth::is_https(headers) { "; Secure" } else { "" }
+        if auth::is_https(headers) {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     (status, [(header::SET_COOKIE, cookie)], body).into_response()
 }
@@ -112,7 +116,12 @@ fn with_login_csrf(headers: &HeaderMap, body: Markup, csrf: &str, status: Status
 pub async fn login_page(lang: Lang, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
     let csrf = secrets::new_token("");
     let next = safe_next(q.next.as_deref());
-    with_login_csrf(&headers, login_form(lang, &csrf, &next, "", None), &csrf, StatusCode::OK)
+    with_login_csrf(
+        &headers,
+        login_form(lang, &csrf, &next, "", None),
+        &csrf,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -138,7 +147,12 @@ pub async fn login_submit(
             "Phiên đăng nhập đã hết hạn; vui lòng thử lại",
             "The login form expired; please try again",
         );
-        return with_login_csrf(&headers, login_form(lang, &fresh, &next, &f.username, Some(msg)), &fresh, StatusCode::FORBIDDEN);
+        return with_login_csrf(
+            &headers,
+            login_form(lang, &fresh, &next, &f.username, Some(msg)),
+            &fresh,
+            StatusCode::FORBIDDEN,
+        );
     }
     match auth::login(&state, &f.username, Password::given(f.password), &ip).await {
         Ok(done) => {
@@ -153,7 +167,12 @@ pub async fn login_submit(
         Err(e) => {
             let status = crate::error::status_of(e.code);
             let msg = e.message(lang == Lang::En).to_string();
-            with_login_csrf(&headers, login_form(lang, &fresh, &next, &f.username, Some(&msg)), &fresh, status)
+            with_login_csrf(
+                &headers,
+                login_form(lang, &fresh, &next, &f.username, Some(&msg)),
+                &fresh,
+                status,
+            )
         }
     }
 }
@@ -234,7 +253,15 @@ pub async fn password_submit(
     lang: Lang,
     CsrfForm(f): CsrfForm<PasswordForm>,
 ) -> Response {
-    match auth::change_password(&state, &p, &ip, Password::given(f.current_password), &f.new_password).await {
+    match auth::change_password(
+        &state,
+        &p,
+        &ip,
+        Password::given(f.current_password),
+        &f.new_password,
+    )
+    .await
+    {
         // All sessions end with a password change: log in again.
         Ok(()) => Redirect::to("/login").into_response(),
         Err(e) => (

@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::PageError;
 use super::layout::page_for as layout;
-use crate::auth::MaybeCaller;
 use crate::AppState;
 use crate::api::population::{Pyramid, pyramid_of};
+use crate::auth::MaybeCaller;
 use crate::i18n::{Lang, int_vn};
 
 /// Picker state from the query string: hierarchy `v`, province `p`, district `d`, commune `c`.

@@ -13,9 +13,9 @@ pub use auth_pages::CsrfForm;
 
 use axum::Router;
 use axum::extract::{Path, Query};
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::http::Method;
 use axum::routing::{get, post};
 use domain::auth::{Access, Permission};
 use maud::html;
@@ -36,16 +36,66 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
         .route(M::GET, "/login", Public, get(auth_pages::login_page))
         .route(M::POST, "/login", Public, post(auth_pages::login_submit))
         .route(M::POST, "/logout", Authenticated, post(auth_pages::logout))
-        .route(M::GET, "/account/password", Authenticated, get(auth_pages::password_form))
-        .route(M::POST, "/account/password", Authenticated, post(auth_pages::password_submit))
-        .route(M::GET, "/persons", Requires(Permission::ListPersons), get(persons::page))
-        .route(M::GET, "/persons/{id}", Requires(Permission::ReadPerson), get(person::page))
-        .route(M::GET, "/admin", Requires(Permission::ManageUsers), get(admin::index))
-        .route(M::GET, "/admin/users", Requires(Permission::ManageUsers), get(admin::users))
-        .route(M::POST, "/admin/users", Requires(Permission::ManageUsers), post(admin::create_user))
-        .route(M::POST, "/admin/users/{id}/disable", Requires(Permission::ManageUsers), post(admin::disable_user))
-        .route(M::POST, "/admin/users/{id}/enable", Requires(Permission::ManageUsers), post(admin::enable_user))
-        .route(M::GET, "/admin/audit", Requires(Permission::ReadAudit), get(admin::audit));
+        .route(
+            M::GET,
+            "/account/password",
+            Authenticated,
+            get(auth_pages::password_form),
+        )
+        .route(
+            M::POST,
+            "/account/password",
+            Authenticated,
+            post(auth_pages::password_submit),
+        )
+        .route(
+            M::GET,
+            "/persons",
+            Requires(Permission::ListPersons),
+            get(persons::page),
+        )
+        .route(
+            M::GET,
+            "/persons/{id}",
+            Requires(Permission::ReadPerson),
+            get(person::page),
+        )
+        .route(
+            M::GET,
+            "/admin",
+            Requires(Permission::ManageUsers),
+            get(admin::index),
+        )
+        .route(
+            M::GET,
+            "/admin/users",
+            Requires(Permission::ManageUsers),
+            get(admin::users),
+        )
+        .route(
+            M::POST,
+            "/admin/users",
+            Requires(Permission::ManageUsers),
+            post(admin::create_user),
+        )
+        .route(
+            M::POST,
+            "/admin/users/{id}/disable",
+            Requires(Permission::ManageUsers),
+            post(admin::disable_user),
+        )
+        .route(
+            M::POST,
+            "/admin/users/{id}/enable",
+            Requires(Permission::ManageUsers),
+            post(admin::enable_user),
+        )
+        .route(
+            M::GET,
+            "/admin/audit",
+            Requires(Permission::ReadAudit),
+            get(admin::audit),
+        );
     for path in sections::planned_paths() {
         r = r.route(M::GET, path, Public, sections::handler(path));
     }

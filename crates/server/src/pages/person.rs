@@ -23,24 +23,33 @@ pub async fn page(
         .map_err(|error| PageError { error, lang })?;
     let units = state.units;
     let commune = units.v2025.get(&person.commune_code);
-    let old = person.old_commune_code.as_deref().and_then(|c| units.pre2025.get(c));
+    let old = person
+        .old_commune_code
+        .as_deref()
+        .and_then(|c| units.pre2025.get(c));
     let title = person.full_name.clone();
-    Ok(page_for(lang, Some(&p), None, &title, html! {
-        nav.breadcrumb {
-            a href={ "/persons?version=2025&unit=" (person.commune_code) } { "‹ " (commune.map(|c| c.name.as_str()).unwrap_or(&person.commune_code)) }
-        }
-        h1 { (person.full_name) }
-        dl.record.card {
-            dt { (lang.t("Ngày sinh", "Date of birth")) } dd { (date_vn(person.dob)) }
-            dt { (lang.t("Giới tính", "Sex")) } dd { (match person.sex { domain::person::Sex::Male => lang.t("Nam", "Male"), domain::person::Sex::Female => lang.t("Nữ", "Female") }) }
-            dt { (lang.t("Số CCCD", "Citizen ID")) } dd id="national-id" { (person.national_id.as_ref().map(|n| n.as_str()).unwrap_or("—")) }
-            dt { (lang.t("Điện thoại", "Phone")) } dd id="phone" { (person.phone.as_ref().map(|n| n.as_str()).unwrap_or("—")) }
-            dt { (lang.t("Xã/phường (2025)", "Commune (2025)")) } dd { (commune.map(|c| c.name.as_str()).unwrap_or("")) " (" (person.commune_code) ")" }
-            dt { (lang.t("Xã/phường trước 2025", "Commune before 2025")) } dd { @if let Some(o) = old { (o.name) " (" (o.code) ")" } @else { "—" } }
-            dt { (lang.t("Mã hộ", "Household")) } dd { (person.household_id.map(|h| h.to_string()).unwrap_or_default()) }
-        }
-        p.muted { (lang.t(
-            "Lượt xem hồ sơ đầy đủ này đã được ghi vào nhật ký truy cập (Nghị định 13/2023/NĐ-CP).",
-            "This view of a full record has been written to the access log (Decree 13/2023/NĐ-CP).")) }
-    }))
+    Ok(page_for(
+        lang,
+        Some(&p),
+        None,
+        &title,
+        html! {
+            nav.breadcrumb {
+                a href={ "/persons?version=2025&unit=" (person.commune_code) } { "‹ " (commune.map(|c| c.name.as_str()).unwrap_or(&person.commune_code)) }
+            }
+            h1 { (person.full_name) }
+            dl.record.card {
+                dt { (lang.t("Ngày sinh", "Date of birth")) } dd { (date_vn(person.dob)) }
+                dt { (lang.t("Giới tính", "Sex")) } dd { (match person.sex { domain::person::Sex::Male => lang.t("Nam", "Male"), domain::person::Sex::Female => lang.t("Nữ", "Female") }) }
+                dt { (lang.t("Số CCCD", "Citizen ID")) } dd id="national-id" { (person.national_id.as_ref().map(|n| n.as_str()).unwrap_or("—")) }
+                dt { (lang.t("Điện thoại", "Phone")) } dd id="phone" { (person.phone.as_ref().map(|n| n.as_str()).unwrap_or("—")) }
+                dt { (lang.t("Xã/phường (2025)", "Commune (2025)")) } dd { (commune.map(|c| c.name.as_str()).unwrap_or("")) " (" (person.commune_code) ")" }
+                dt { (lang.t("Xã/phường trước 2025", "Commune before 2025")) } dd { @if let Some(o) = old { (o.name) " (" (o.code) ")" } @else { "—" } }
+                dt { (lang.t("Mã hộ", "Household")) } dd { (person.household_id.map(|h| h.to_string()).unwrap_or_default()) }
+            }
+            p.muted { (lang.t(
+                "Lượt xem hồ sơ đầy đủ này đã được ghi vào nhật ký truy cập (Nghị định 13/2023/NĐ-CP).",
+                "This view of a full record has been written to the access log (Decree 13/2023/NĐ-CP).")) }
+        },
+    ))
 }

@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::PageError;
 use super::layout::page_for as layout;
-use crate::auth::Caller;
 use crate::AppState;
 use crate::api::persons::{ListQuery, person_query};
+use crate::auth::Caller;
 use crate::i18n::{Lang, date_vn, int_vn};
 
 const PAGE_SIZE: u32 = 50;

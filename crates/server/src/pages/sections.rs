@@ -5,8 +5,8 @@ use axum::routing::{MethodRouter, get};
 use maud::{Markup, html};
 
 use super::layout::{SECTIONS, page_for};
-use crate::auth::{MaybeCaller, Principal};
 use crate::AppState;
+use crate::auth::{MaybeCaller, Principal};
 use crate::i18n::Lang;
 
 /// Sections with no capability yet: every one but the overview and administration.
@@ -19,9 +19,11 @@ pub fn planned_paths() -> impl Iterator<Item = &'static str> {
 
 /// The handler of a planned section.
 pub fn handler(path: &'static str) -> MethodRouter<AppState> {
-    get(move |lang: Lang, MaybeCaller(who): MaybeCaller| async move {
-        planned(lang, who.as_deref(), path)
-    })
+    get(
+        move |lang: Lang, MaybeCaller(who): MaybeCaller| async move {
+            planned(lang, who.as_deref(), path)
+        },
+    )
 }
 
 fn planned(lang: Lang, who: Option<&Principal>, path: &'static str) -> Markup {
