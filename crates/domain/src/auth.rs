@@ -331,6 +331,44 @@ pub mod throttle {
     /// Longest lock.
     pub const MAX_LOCK_SECONDS: i64 = 15 * 60;
 
+    /// A key's counters are forgotten after this long without a failure.
+    pub const RESET_AFTER_HOURS: i64 = 24;
+
+    /// Stored state of a key: failures, lock end, time of the last counted attempt.
+    pub type State = (u32, Option<DateTime<Utc>>, DateTime<Utc>);
+
+    /// Outcome of reserving an attempt.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Reservation {
+        /// The key is locked until then; the attempt must be refused (HTTP 429).
+        Locked(DateTime<Utc>),
+        /// The attempt may proceed. It is counted as a failure in advance, with the lock that
+        /// failure would bring, so concurrent attempts cannot slip past the limit; a success
+        /// releases it.
+        Proceed {
+            failures: u32,
+            locked_until: Option<DateTime<Utc>>,
+        },
+    }
+
+    /// Decides an attempt on a key allowed `free` failures before locking.
+    pub fn reserve(state: Option<State>, now: DateTime<Utc>, free: u32) -> Reservation {
+        let (failures, locked, last) = state.unwrap_or((0, None, now));
+        if let Some(until) = locked.filter(|u| *u > now) {
+            return Reservation::Locked(until);
+        }
+        let failures = if now - last > Duration::hours(RESET_AFTER_HOURS) {
+            1
+        } else {
+            failures + 1
+        };
+        let effective = (failures + FREE_FAILURES).saturating_sub(free);
+        Reservation::Proceed {
+            failures,
+            locked_until: locked_until(effective, now),
+        }
+    }
+
     /// When a key with `failures` failures (counting the latest) is locked until.
     pub fn locked_until(failures: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         if failures < FREE_FAILURES {
@@ -488,6 +526,52 @@ mod tests {
         assert_eq!((l7 - now).num_seconds(), 4);
         let l30 = throttle::locked_until(30, now).unwrap();
         assert_eq!((l30 - now).num_seconds(), throttle::MAX_LOCK_SECONDS);
+    }
+
+    #[test]
+    fn reservations_count_in_advance_and_reset() {
+        use throttle::{Reservation, reserve};
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert_eq!(
+            reserve(None, now, 5),
+            Reservation::Proceed {
+                failures: 1,
+                locked_until: None
+            }
+        );
+        let Reservation::Proceed {
+            failures,
+            locked_until,
+        } = reserve(Some((4, None, now)), now, 5)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (failures, locked_until.map(|u| (u - now).num_seconds())),
+            (5, Some(1))
+        );
+        let until = now + chrono::Duration::seconds(1);
+        assert_eq!(
+            reserve(Some((5, Some(until), now)), now, 5),
+            Reservation::Locked(until)
+        );
+        // A higher allowance (addresses) shifts the policy.
+        assert!(matches!(
+            reserve(Some((10, None, now)), now, 20),
+            Reservation::Proceed {
+                locked_until: None,
+                ..
+            }
+        ));
+        // Old counters are forgotten.
+        let later = now + chrono::Duration::hours(25);
+        assert_eq!(
+            reserve(Some((30, None, now)), later, 5),
+            Reservation::Proceed {
+                failures: 1,
+                locked_until: None
+            }
+        );
     }
 }
 

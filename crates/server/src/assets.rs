@@ -6,7 +6,11 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use axum::http::Method;
+use domain::auth::Access;
+
 use crate::AppState;
+use crate::authz::{RouteSpec, SecuredRouter, Surface};
 
 pub const CSS: &str = include_str!("../assets/app.css");
 pub const JS: &str = include_str!("../assets/app.js");
@@ -15,10 +19,11 @@ pub const JS: &str = include_str!("../assets/app.js");
 pub const CSS_PATH: &str = concat!("/static/", env!("CARGO_PKG_VERSION"), "/app.css");
 pub const JS_PATH: &str = concat!("/static/", env!("CARGO_PKG_VERSION"), "/app.js");
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(CSS_PATH, get(css))
-        .route(JS_PATH, get(js))
+pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
+    SecuredRouter::new("", Surface::Api)
+        .route(Method::GET, CSS_PATH, Access::Public, get(css))
+        .route(Method::GET, JS_PATH, Access::Public, get(js))
+        .into_parts()
 }
 
 const CACHE: &str = "public, max-age=31536000, immutable";

@@ -129,8 +129,13 @@ pub async fn enforce(access: Access, surface: Surface, req: Request, next: Next)
             }
         }
     };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let verdict = verdict.and_then(|()| {
-        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        // Page forms: the browser must say the request comes from our own pages (defence in
+        // depth beside the per-form CSRF token).
+        if surface == Surface::Page && unsafe_method && !same_origin(req.headers()) {
+            return Err(csrf_failed());
+        }
         match (&who, surface) {
             (Some(p), Surface::Api) if unsafe_method => match p.csrf() {
                 None => Ok(()),
@@ -151,9 +156,37 @@ pub async fn enforce(access: Access, surface: Surface, req: Request, next: Next)
         }
     });
     match verdict {
-        Ok(()) => next.run(req).await,
+        Ok(()) => {
+            let mut res = next.run(req).await;
+            if access != Access::Public {
+                // Personal data must not linger in browser or proxy caches.
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+            }
+            res
+        }
         Err(e) => reject(e, surface, &req),
     }
+}
+
+/// Whether a state-changing browser request comes from this site: `Sec-Fetch-Site` (when sent)
+/// is `same-origin` or `none`, and `Origin` (when sent) names the `Host` we were reached at.
+fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let fetch_site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == "same-origin" || v == "none");
+    let origin_ok = match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+    };
+    fetch_site_ok && origin_ok
 }
 
 fn reject(e: Error, surface: Surface, req: &Request) -> Response {

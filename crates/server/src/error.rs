@@ -35,10 +35,18 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let e = self.0;
+        let mut e = self.0;
         let status = status_of(e.code);
         if status.is_server_error() {
             tracing::warn!(code = e.code.as_str(), message = %e.message_en, "request failed");
+            // Driver and configuration details stay in the log.
+            if e.code == ErrorCode::StorageUnavailable {
+                e = Error::new(
+                    ErrorCode::StorageUnavailable,
+                    "Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử lại sau",
+                    "The database is temporarily unavailable, please retry later",
+                );
+            }
         }
         let body = serde_json::json!({
             "error": {

@@ -44,21 +44,25 @@ impl AppState {
 
 /// Every route with an access rule (API and pages), for the authorization test and docs.
 pub fn route_specs() -> Vec<authz::RouteSpec> {
-    let (_, mut specs) = api::routes();
-    specs.extend(pages::routes().1);
-    specs
+    all_routes().1
+}
+
+/// Every route group, each built through [`authz::SecuredRouter`].
+fn all_routes() -> (Router<AppState>, Vec<authz::RouteSpec>) {
+    let (api, mut specs) = api::routes();
+    let mut router = Router::new().nest("/api/v1", api);
+    for (r, s) in [pages::routes(), observability::routes(), assets::routes()] {
+        router = router.merge(r);
+        specs.extend(s);
+    }
+    (router, specs)
 }
 
 /// The complete application: pages, API, probes, static assets, with logging, metrics, timeouts
 /// and security headers applied to every response.
 pub fn router(state: AppState) -> Router {
-    let (api, _) = api::routes();
-    let (pages, _) = pages::routes();
-    Router::new()
-        .merge(pages)
-        .nest("/api/v1", api)
-        .merge(observability::routes())
-        .merge(assets::routes())
+    let (routes, _) = all_routes();
+    routes
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -70,7 +74,12 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        // Spans carry the path, never the query string (searches may hold ID or phone numbers).
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            },
+        ))
         .layer(axum::middleware::from_fn(security::headers))
 }
 

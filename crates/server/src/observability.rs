@@ -12,7 +12,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use axum::http::Method;
+use domain::auth::Access;
+
 use crate::AppState;
+use crate::authz::{RouteSpec, SecuredRouter, Surface};
 
 /// The process-wide Prometheus recorder (installed on first use; several servers in one test
 /// process share it).
@@ -30,11 +34,14 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+/// Probes and metrics, public: they carry no personal data (metrics are labelled by route
+/// template and status only). Restrict `/metrics` at the proxy if it must not be reachable.
+pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
+    SecuredRouter::new("", Surface::Api)
+        .route(Method::GET, "/healthz", Access::Public, get(healthz))
+        .route(Method::GET, "/readyz", Access::Public, get(readyz))
+        .route(Method::GET, "/metrics", Access::Public, get(metrics_text))
+        .into_parts()
 }
 
 async fn healthz() -> impl IntoResponse {

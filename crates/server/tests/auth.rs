@@ -173,6 +173,23 @@ async fn failed_logins_are_throttled_with_growing_delay() {
 }
 
 #[tokio::test]
+async fn one_address_guessing_many_names_is_throttled() {
+    let (app, _) = app_with(TestDb::sqlite().await).await;
+    let c = client();
+    for i in 0..server::auth::ADDRESS_FREE_FAILURES {
+        let r = login(&app, &c, &format!("guess{i}"), "x").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = login(&app, &c, "admin", TEST_PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "address locked after 20 failures"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn password_change_and_account_disable_end_sessions() {
     let (app, _) = app_with(TestDb::sqlite().await).await;
     app.add_user("tinh12", "province_officer", Some("12"), None)
@@ -623,6 +640,17 @@ async fn admin_pages_create_and_disable_users() {
 fn secrets_stay_out_of_debug_output() {
     let p = domain::auth::Password::given("hunter2-secret");
     assert!(!format!("{p:?}").contains("hunter2"));
+    let new = server::auth::NewUser {
+        username: "u".into(),
+        display_name: None,
+        password: "hunter2-secret".into(),
+        role: "admin".into(),
+        unit: None,
+        unit_version: None,
+        organisation: None,
+        person_id: None,
+    };
+    assert!(!format!("{new:?}").contains("hunter2"));
     let id = domain::person::NationalId::parse("012090001234").unwrap();
     assert!(!format!("{id:?}").contains("012090001234"));
 }

@@ -22,6 +22,11 @@ struct Caller {
     unit: Option<(String, &'static str)>,
     /// A person the user may read (in scope).
     own_person: Option<Uuid>,
+    /// A unit (code, version) and a person just outside the user's scope — in the same province
+    /// where the scope is smaller than a province, so a check that compared provinces only
+    /// would fail.
+    outside_unit: (String, &'static str),
+    outside_person: Uuid,
 }
 
 /// One probe: method, path, JSON body, and whether it targets data inside the caller's scope.
@@ -88,6 +93,8 @@ async fn callers(w: &World) -> Vec<Caller> {
         csrf: String::new(),
         unit: None,
         own_person: None,
+        outside_unit: ("01".into(), "2025"),
+        outside_person: w.outside.id,
     }];
     for role in Role::ALL {
         let (unit, person) = scope_for(role, w);
@@ -100,15 +107,48 @@ async fn callers(w: &World) -> Vec<Caller> {
             Some(u) if u.len() == 3 => "pre2025",
             _ => "2025",
         };
+        let (outside_unit, outside_person) = outside_for(role, unit.as_deref(), w);
         out.push(Caller {
             role: Some(role),
             client,
             csrf,
             unit: unit.map(|u| (u, version)).or(Some(("12".into(), "2025"))),
             own_person: person.or(Some(w.inside[0].id)),
+            outside_unit,
+            outside_person,
         });
     }
     out
+}
+
+/// The nearest unit and person outside a scope.
+fn outside_for(role: Role, unit: Option<&str>, w: &World) -> ((String, &'static str), Uuid) {
+    let units = domain::units::AdminUnits::embedded();
+    match (role, unit) {
+        // A citizen's "outside" is anyone else, even next door.
+        (Role::Citizen, _) => (("01".into(), "2025"), w.inside[1].id),
+        (_, Some(d)) if d.len() == 3 => {
+            let p = w
+                .inside
+                .iter()
+                .find(|p| {
+                    p.old_commune_code
+                        .as_deref()
+                        .is_some_and(|o| !units.pre2025.is_within(o, d))
+                })
+                .expect("a Lai Châu person outside the district");
+            ((p.commune_code.clone(), "2025"), p.id)
+        }
+        (_, Some(c)) if c.len() == 5 => {
+            let p = w
+                .inside
+                .iter()
+                .find(|p| p.commune_code != c)
+                .expect("another commune");
+            ((p.commune_code.clone(), "2025"), p.id)
+        }
+        _ => (("01".into(), "2025"), w.outside.id),
+    }
 }
 
 /// Builds the request for a route, in or out of the caller's scope. Panics for a route without a
@@ -117,12 +157,12 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
     let (unit, version) = if inside {
         c.unit.clone().unwrap_or(("12".into(), "2025"))
     } else {
-        ("01".into(), "2025")
+        c.outside_unit.clone()
     };
     let person = if inside {
         c.own_person.unwrap_or(w.inside[0].id)
     } else {
-        w.outside.id
+        c.outside_person
     };
     let m = spec.method.clone();
     let p = |path: String| Probe {
@@ -175,6 +215,8 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
         ("POST", "/api/v1/users/{id}/disable") => p(format!("/api/v1/users/{fresh_user}/disable")),
         ("POST", "/api/v1/users/{id}/enable") => p(format!("/api/v1/users/{fresh_user}/enable")),
         ("GET", "/api/v1/audit") => p("/api/v1/audit?limit=5".into()),
+        ("GET", "/healthz" | "/readyz" | "/metrics") => p(spec.path.clone()),
+        ("GET", path) if path.starts_with("/static/") => p(spec.path.clone()),
         (method, path) => panic!(
             "route {method} {path} has no authorization probe: add one to crates/server/tests/authz.rs"
         ),
@@ -333,12 +375,15 @@ async fn every_page_route_requires_its_rule() {
             .path
             .replace("{id}", &w.outside.id.to_string())
             .replace("{code}", "en");
-        let path = if path == "/persons" {
-            format!("/persons?unit={commune}")
-        } else {
-            path
-        };
         for c in &callers {
+            // Each user lists their own unit.
+            let path = match (path.as_str(), &c.unit) {
+                ("/persons", Some((unit, version))) => {
+                    format!("/persons?version={version}&unit={unit}")
+                }
+                ("/persons", None) => format!("/persons?unit={commune}"),
+                _ => path.clone(),
+            };
             if spec.path == "/logout" {
                 continue; // ends the session; covered in auth tests
             }
@@ -352,11 +397,11 @@ async fn every_page_route_requires_its_rule() {
             let status = res.status();
             let who = c.role.map(|r| r.as_str()).unwrap_or("anonymous");
             *by_role.entry(who).or_default() += 1;
+            let is_post = spec.method == Method::POST;
             let ok = match (spec.access, c.role) {
-                (Access::Public, _) => {
-                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
-                        || spec.method == Method::POST
-                }
+                // A forged form (wrong CSRF token) is refused on every page POST.
+                (Access::Public, _) if is_post => status == StatusCode::FORBIDDEN,
+                (Access::Public, _) => status == StatusCode::OK || status == StatusCode::SEE_OTHER,
                 (_, None) => {
                     status == StatusCode::SEE_OTHER
                         && res.headers()["location"]
@@ -364,12 +409,20 @@ async fn every_page_route_requires_its_rule() {
                             .unwrap()
                             .starts_with("/login?next=")
                 }
-                (Access::Authenticated, Some(_)) => status != StatusCode::UNAUTHORIZED,
+                (Access::Authenticated, Some(_)) if is_post => status == StatusCode::FORBIDDEN,
+                (Access::Authenticated, Some(_)) => status == StatusCode::OK,
                 (Access::Requires(p), Some(role)) => {
                     if role_allows(role, p) {
-                        status != StatusCode::UNAUTHORIZED
-                            // POSTs with a wrong CSRF token are refused.
-                            && (spec.method != Method::POST || status == StatusCode::FORBIDDEN)
+                        if is_post {
+                            status == StatusCode::FORBIDDEN
+                        } else {
+                            // Allowed GETs succeed (200, or 303 for /admin), or, for a record
+                            // outside the user's scope, 404.
+                            matches!(
+                                status,
+                                StatusCode::OK | StatusCode::SEE_OTHER | StatusCode::NOT_FOUND
+                            )
+                        }
                     } else {
                         status == StatusCode::FORBIDDEN
                     }

@@ -119,17 +119,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The (enabled) user owning a live API token.
     async fn find_api_token(&self, token_hash: &str) -> Result<Option<User>>;
 
-    /// Login-throttle state of a key: `(failures, locked_until)`.
-    async fn throttle_get(&self, key: &str) -> Result<Option<(u32, Option<DateTime<Utc>>)>>;
-
-    async fn throttle_put(
+    /// Reserves a login attempt on a throttle key (a user or an address) atomically: refuses
+    /// while the key is locked, otherwise counts the attempt as a failure in advance (see
+    /// [`domain::auth::throttle::reserve`]). `free` is the number of failures allowed before
+    /// locking.
+    async fn throttle_reserve(
         &self,
         key: &str,
-        failures: u32,
-        locked_until: Option<DateTime<Utc>>,
-    ) -> Result<()>;
+        now: DateTime<Utc>,
+        free: u32,
+    ) -> Result<domain::auth::throttle::Reservation>;
 
-    async fn throttle_clear(&self, key: &str) -> Result<()>;
+    /// Releases a reservation after a successful attempt: `forget` deletes the key's counters
+    /// (the user proved who they are); otherwise one attempt is taken back and the lock lifted.
+    async fn throttle_release(&self, key: &str, forget: bool) -> Result<()>;
+
+    /// Revokes every API token of a user (password change).
+    async fn revoke_user_tokens(&self, user_id: Uuid) -> Result<()>;
 
     // ---- audit ----------------------------------------------------------------------------
 

@@ -38,6 +38,9 @@ impl PersonScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonQuery {
     pub scope: PersonScope,
+    /// The caller's own scope, applied as well (a pre-2025 district officer listing a 2025
+    /// commune sees only its persons whose old commune lies in their district).
+    pub within: Option<PersonScope>,
     pub text: Option<String>,
     pub limit: u32,
     pub offset: u64,
@@ -50,6 +53,7 @@ impl PersonQuery {
     pub fn new(scope: PersonScope) -> Self {
         PersonQuery {
             scope,
+            within: None,
             text: None,
             limit: 50,
             offset: 0,
@@ -179,7 +183,7 @@ mod tests {
 }
 
 /// A login session as stored: only the hash of the cookie token is kept.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct SessionRecord {
     pub token_hash: String,
     pub user_id: Uuid,
@@ -188,6 +192,16 @@ pub struct SessionRecord {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub expires_at: chrono::DateTime<chrono::Utc>,
     pub ip: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    /// Never prints the token hash or the CSRF token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An API token as stored: only its hash.

@@ -465,39 +465,80 @@ impl Store for PgStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn throttle_get(&self, key: &str) -> Result<Option<(u32, Option<DateTime<Utc>>)>> {
-        let row: Option<(i32, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT failures, locked_until FROM login_throttle WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(from_sqlx)?;
-        Ok(row.map(|(f, l)| (f.max(0) as u32, l)))
-    }
-
-    async fn throttle_put(
+    async fn throttle_reserve(
         &self,
         key: &str,
-        failures: u32,
-        locked_until: Option<DateTime<Utc>>,
-    ) -> Result<()> {
+        now: DateTime<Utc>,
+        free: u32,
+    ) -> Result<domain::auth::throttle::Reservation> {
+        use domain::auth::throttle::{Reservation, reserve};
+        let now = micros(now);
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        // Lock the key's row (creating it if needed) so concurrent attempts queue up.
         sqlx::query(
-            "INSERT INTO login_throttle (key, failures, locked_until) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
-             locked_until = excluded.locked_until",
+            "INSERT INTO login_throttle (key, failures, locked_until, last_at) \
+             VALUES ($1, 0, NULL, $2) ON CONFLICT (key) DO NOTHING",
         )
         .bind(key)
-        .bind(i32::try_from(failures).unwrap_or(i32::MAX))
-        .bind(locked_until.map(micros))
-        .execute(&self.pool)
+        .bind(now)
+        .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
+        sqlx::query("SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE")
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let row: Option<(i64, Option<DateTime<Utc>>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT failures, locked_until, last_at FROM login_throttle WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let state = row.map(|(f, l, t)| (f.clamp(0, i64::from(u32::MAX)) as u32, l, t));
+        let decision = reserve(state, now, free);
+        if let Reservation::Proceed {
+            failures,
+            locked_until,
+        } = decision
+        {
+            sqlx::query(
+                "INSERT INTO login_throttle (key, failures, locked_until, last_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET \
+                 failures = excluded.failures, locked_until = excluded.locked_until, \
+                 last_at = excluded.last_at",
+            )
+            .bind(key)
+            .bind(i64::from(failures))
+            .bind(locked_until.map(micros))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(decision)
+    }
+
+    async fn throttle_release(&self, key: &str, forget: bool) -> Result<()> {
+        let sql = if forget {
+            "DELETE FROM login_throttle WHERE key = $1"
+        } else {
+            "UPDATE login_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 \
+             ELSE 0 END, locked_until = NULL WHERE key = $1"
+        };
+        sqlx::query(sql)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
         Ok(())
     }
 
-    async fn throttle_clear(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-            .bind(key)
+    async fn revoke_user_tokens(&self, user_id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET revoked = TRUE WHERE user_id = $1")
+            .bind(user_id)
             .execute(&self.pool)
             .await
             .map_err(from_sqlx)?;

@@ -15,7 +15,34 @@ where
     String: Encode<'args, DB> + Type<DB>,
 {
     qb.push(" WHERE 1=1");
-    let codes = match &q.scope {
+    push_scope(qb, &q.scope);
+    if let Some(within) = &q.within {
+        push_scope(qb, within);
+    }
+    match TextFilter::from_query(q.text.as_deref()) {
+        None => {}
+        Some(TextFilter::Name(pattern)) => {
+            qb.push(" AND name_folded LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+        Some(TextFilter::Digits(prefix)) => {
+            qb.push(" AND (national_id LIKE ")
+                .push_bind(prefix.clone())
+                .push(" ESCAPE '\\' OR phone LIKE ")
+                .push_bind(prefix)
+                .push(" ESCAPE '\\')");
+        }
+    }
+}
+
+/// Appends ` AND …` restricting persons to a scope.
+fn push_scope<'args, DB>(qb: &mut QueryBuilder<'args, DB>, scope: &PersonScope)
+where
+    DB: Database,
+    String: Encode<'args, DB> + Type<DB>,
+{
+    let codes = match scope {
         PersonScope::All => None,
         PersonScope::Province(p) => {
             qb.push(" AND province_code = ").push_bind(p.clone());
@@ -34,21 +61,6 @@ where
                 sep.push_bind(c.clone());
             }
             qb.push(")");
-        }
-    }
-    match TextFilter::from_query(q.text.as_deref()) {
-        None => {}
-        Some(TextFilter::Name(pattern)) => {
-            qb.push(" AND name_folded LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\'");
-        }
-        Some(TextFilter::Digits(prefix)) => {
-            qb.push(" AND (national_id LIKE ")
-                .push_bind(prefix.clone())
-                .push(" ESCAPE '\\' OR phone LIKE ")
-                .push_bind(prefix)
-                .push(" ESCAPE '\\')");
         }
     }
 }

@@ -115,17 +115,61 @@ impl Micros for DateTime<Utc> {
 }
 
 #[tokio::test]
-async fn login_throttle_state() {
+async fn login_throttle_reservations() {
+    use domain::auth::throttle::Reservation;
     for db in TestDb::all().await {
         let s = &db.store;
-        assert_eq!(s.throttle_get("user:a").await.unwrap(), None);
-        s.throttle_put("user:a", 3, None).await.unwrap();
-        s.throttle_put("user:a", 6, Some(t0())).await.unwrap();
-        let (n, until) = s.throttle_get("user:a").await.unwrap().unwrap();
-        assert_eq!(n, 6);
-        assert_eq!(until, Some(t0().trunc_subsecs_micros()));
-        s.throttle_clear("user:a").await.unwrap();
-        assert_eq!(s.throttle_get("user:a").await.unwrap(), None);
+        let now = t0();
+        for n in 1..=4 {
+            assert_eq!(
+                s.throttle_reserve("user:a", now, 5).await.unwrap(),
+                Reservation::Proceed {
+                    failures: n,
+                    locked_until: None
+                }
+            );
+        }
+        // The fifth attempt is counted with the lock its failure would bring.
+        let Reservation::Proceed {
+            failures: 5,
+            locked_until: Some(until),
+        } = s.throttle_reserve("user:a", now, 5).await.unwrap()
+        else {
+            panic!("fifth attempt")
+        };
+        assert_eq!(
+            s.throttle_reserve("user:a", now, 5).await.unwrap(),
+            Reservation::Locked(until)
+        );
+        // Releasing without forgetting takes one attempt back and lifts the lock.
+        s.throttle_release("user:a", false).await.unwrap();
+        assert!(matches!(
+            s.throttle_reserve("user:a", now, 5).await.unwrap(),
+            Reservation::Proceed { failures: 5, .. }
+        ));
+        s.throttle_release("user:a", true).await.unwrap();
+        assert_eq!(
+            s.throttle_reserve("user:a", now, 5).await.unwrap(),
+            Reservation::Proceed {
+                failures: 1,
+                locked_until: None
+            }
+        );
+        // Concurrent attempts are serialised: exactly 5 proceed, the rest are refused.
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let st = s.clone();
+            tasks.push(tokio::spawn(async move {
+                st.throttle_reserve("user:b", t0(), 5).await.unwrap()
+            }));
+        }
+        let mut proceeded = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), Reservation::Proceed { .. }) {
+                proceeded += 1;
+            }
+        }
+        assert_eq!(proceeded, 5);
         db.cleanup().await;
     }
 }

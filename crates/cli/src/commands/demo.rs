@@ -62,6 +62,25 @@ pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Resul
     }
     let inserted = t1.elapsed();
     let denominator_rows = store::rebuild_denominators(store, params.as_of).await?;
+    // Bulk writes are audited as one entry.
+    store
+        .append_audit(&domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("phongdich demo".into()),
+            action: "population.demo_load".into(),
+            entity_type: Some("province".into()),
+            entity_id: Some(params.province_code.clone()),
+            unit_code: Some(params.province_code.clone()),
+            ip: None,
+            details: serde_json::json!({
+                "persons": population.persons.len(),
+                "households": population.households.len(),
+                "seed": params.seed,
+                "as_of": params.as_of,
+            }),
+        })
+        .await?;
     let total = (generated + inserted).as_secs_f64();
     Ok(DemoReport {
         province: params.province_code.clone(),

@@ -17,8 +17,8 @@ pub enum UserCommand {
         username: String,
         /// Password (at least 10 characters). Prefer PHONGDICH_PASSWORD to keep it out of
         /// shell history.
-        #[arg(long, env = "PHONGDICH_PASSWORD", hide_env_values = true)]
-        password: String,
+        #[arg(long, env = "PHONGDICH_PASSWORD", hide_env_values = true, value_parser = parse_password)]
+        password: domain::auth::Password,
         /// admin, province_officer, district_officer, commune_staff, vaccination_site, lab,
         /// treatment_facility, business, citizen, verifier.
         #[arg(long)]
@@ -54,6 +54,11 @@ pub enum TokenCommand {
     },
 }
 
+/// Keeps the password in a type whose `Debug` hides it.
+fn parse_password(raw: &str) -> Result<domain::auth::Password, String> {
+    Ok(domain::auth::Password::given(raw))
+}
+
 async fn state(db: DatabaseArg, file: &FileConfig) -> anyhow::Result<server::AppState> {
     let store = store::open(&file.database_url(db.database)).await?;
     Ok(server::AppState::new(store))
@@ -80,7 +85,7 @@ pub async fn run_user(cmd: UserCommand, file: &FileConfig) -> anyhow::Result<()>
                 NewUser {
                     username,
                     display_name,
-                    password,
+                    password: password.expose().to_string(),
                     role,
                     unit,
                     unit_version,

@@ -81,6 +81,13 @@ pub async fn create_token(
     ip: ClientIp,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if matches!(p.via, auth::AuthVia::Token) {
+        return Err(ApiError(domain::Error::new(
+            domain::ErrorCode::Forbidden,
+            "Chỉ tạo mã truy cập API khi đăng nhập bằng mật khẩu",
+            "API tokens can only be created from a password login",
+        )));
+    }
     let user: &User = &p.user;
     let token = auth::create_api_token(&state, user, &ip, body.name.trim()).await?;
     Ok((

@@ -85,8 +85,13 @@ pub fn person_query(
         Permission::ListPersons,
         &UnitRef::new(version, unit.as_str()),
     )?;
+    let within = match (&caller.user.role, &caller.user.scope.unit) {
+        (domain::auth::Role::Admin, _) | (_, None) => None,
+        (_, Some(u)) => Some(PersonScope::for_unit(state.units, u.version, &u.code)?),
+    };
     Ok(PersonQuery {
         scope,
+        within,
         text: q.q,
         limit,
         offset: q.offset.unwrap_or(0),

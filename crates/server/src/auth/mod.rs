@@ -193,8 +193,53 @@ pub struct LoggedIn {
     pub csrf: String,
 }
 
+/// The throttle key of a client address: IPv6 addresses are grouped by /64 (one site's
+/// allocation), IPv4 by the full address.
+fn address_key(ip: &ClientIp) -> String {
+    let addr = ip.0.as_deref().unwrap_or("unknown");
+    match addr.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Err(_) => format!("ip:{addr}"),
+    }
+}
+
+/// Reserves an attempt on the user key and, if given, the address key (first); 429 if either
+/// is locked.
+async fn reserve_attempt(
+    state: &AppState,
+    user_key: &str,
+    ip_key: Option<&str>,
+) -> Result<(), Error> {
+    use domain::auth::throttle::Reservation;
+    let now = (state.clock)();
+    if let Some(ip_key) = ip_key
+        && let Reservation::Locked(until) = state
+            .store
+            .throttle_reserve(ip_key, now, ADDRESS_FREE_FAILURES)
+            .await?
+    {
+        return Err(rate_limited(until, now));
+    }
+    if let Reservation::Locked(until) = state
+        .store
+        .throttle_reserve(user_key, now, throttle::FREE_FAILURES)
+        .await?
+    {
+        // This attempt never happened as far as the address is concerned.
+        if let Some(ip_key) = ip_key {
+            state.store.throttle_release(ip_key, false).await?;
+        }
+        return Err(rate_limited(until, now));
+    }
+    Ok(())
+}
+
 /// Checks credentials with throttling per user and per address, creates a session, and logs
-/// the attempt either way.
+/// the attempt either way. Each attempt is counted before the password is checked, so parallel
+/// guesses cannot get past the limit.
 pub async fn login(
     state: &AppState,
     username: &str,
@@ -202,21 +247,21 @@ pub async fn login(
     ip: &ClientIp,
 ) -> Result<LoggedIn, Error> {
     let now = (state.clock)();
-    let username = username.trim().to_ascii_lowercase();
-    let user_key = format!("user:{username}");
-    let ip_key = format!("ip:{}", ip.0.as_deref().unwrap_or("unknown"));
-    for key in [&user_key, &ip_key] {
-        if let Some((_, Some(until))) = state.store.throttle_get(key).await?
-            && until > now
-        {
-            return Err(rate_limited(until, now));
-        }
-    }
-    let found = state.store.find_user_by_username(&username).await?;
+    let typed = username.trim().to_ascii_lowercase();
+    // A malformed name cannot belong to anyone: it is throttled by address only.
+    let valid_name = domain::auth::parse_username(&typed).ok();
+    let user_key = format!("user:{}", valid_name.as_deref().unwrap_or("(invalid)"));
+    let ip_key = address_key(ip);
+    reserve_attempt(state, &user_key, Some(&ip_key)).await?;
+    let found = match &valid_name {
+        Some(name) => state.store.find_user_by_username(name).await?,
+        None => None,
+    };
     let ok = verify_ok(&found, password).await;
     match (ok, found) {
         (true, Some((user, _))) => {
-            state.store.throttle_clear(&user_key).await?;
+            state.store.throttle_release(&user_key, true).await?;
+            state.store.throttle_release(&ip_key, false).await?;
             let session_token = secrets::new_token("");
             let csrf = secrets::new_token("");
             state
@@ -247,36 +292,20 @@ pub async fn login(
             })
         }
         _ => {
-            for (key, free) in [
-                (&user_key, throttle::FREE_FAILURES),
-                (&ip_key, ADDRESS_FREE_FAILURES),
-            ] {
-                let failures = state
-                    .store
-                    .throttle_get(key)
-                    .await?
-                    .map(|(n, _)| n)
-                    .unwrap_or(0)
-                    + 1;
-                // The address threshold is higher: shift so the policy starts at its own limit.
-                let effective = (failures + throttle::FREE_FAILURES).saturating_sub(free);
-                state
-                    .store
-                    .throttle_put(key, failures, throttle::locked_until(effective, now))
-                    .await?;
-            }
+            // The typed name goes in details, never as the actor: anyone can type any name.
+            let shown: String = typed.chars().take(64).collect();
             state
                 .store
                 .append_audit(&NewAuditEntry {
                     at: now,
                     actor_id: None,
-                    actor: Some(username.clone()),
+                    actor: None,
                     action: "auth.login_failed".into(),
                     entity_type: None,
                     entity_id: None,
                     unit_code: None,
                     ip: ip.0.clone(),
-                    details: serde_json::json!({}),
+                    details: serde_json::json!({ "username": shown }),
                 })
                 .await?;
             Err(domain::auth::bad_credentials())
@@ -323,16 +352,32 @@ pub async fn change_password(
     let Some((_, hash)) = state.store.find_user_by_username(&p.user.username).await? else {
         return Err(Error::internal());
     };
+    // Guessing the current password is throttled on the account, like a login.
+    let user_key = format!("user:{}", p.user.username);
+    reserve_attempt(state, &user_key, None).await?;
     if !secrets::verify_password(current, Some(hash)).await {
+        audit(
+            state,
+            Some(&p.user),
+            ip,
+            "auth.password_change_failed",
+            Some(("user", p.user.id.to_string())),
+            None,
+            serde_json::json!({}),
+        )
+        .await?;
         return Err(Error::invalid(
             "current_password",
             "Mật khẩu hiện tại không đúng",
             "Current password is wrong",
         ));
     }
+    state.store.throttle_release(&user_key, true).await?;
     let new_hash = secrets::hash_password(new).await?;
     state.store.set_password_hash(p.user.id, &new_hash).await?;
+    // A new password ends every session and API token of the account.
     state.store.delete_user_sessions(p.user.id).await?;
+    state.store.revoke_user_tokens(p.user.id).await?;
     audit(
         state,
         Some(&p.user),
@@ -369,17 +414,28 @@ pub async fn create_user(
 }
 
 /// A request to create a user, as typed in a form, a JSON body or CLI flags.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 pub struct NewUser {
     pub username: String,
     pub display_name: Option<String>,
-    #[serde(skip_serializing)]
     pub password: String,
     pub role: String,
     pub unit: Option<String>,
     pub unit_version: Option<String>,
     pub organisation: Option<String>,
     pub person_id: Option<uuid::Uuid>,
+}
+
+impl std::fmt::Debug for NewUser {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("unit", &self.unit)
+            .field("password", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 impl NewUser {

@@ -67,11 +67,8 @@ where
     }
 }
 
-/// A local path to go to after login (never another site).
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/")
-        .to_string()
+    super::safe_local_path(next)
 }
 
 #[derive(Deserialize, Default)]
@@ -124,10 +121,14 @@ pub async fn login_page(lang: Lang, headers: HeaderMap, Query(q): Query<LoginQue
     )
 }
 
+/// The login form; missing fields are empty so that a bad CSRF token is reported as such.
 #[derive(Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     pub username: String,
+    #[serde(default)]
     pub password: String,
+    #[serde(default)]
     pub csrf: String,
     pub next: Option<String>,
 }

@@ -111,8 +111,16 @@ pub struct PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = status_of(self.error.code);
+        let mut error = self.error;
         if status.is_server_error() {
-            tracing::warn!(code = self.error.code.as_str(), message = %self.error.message_en, "page failed");
+            tracing::warn!(code = error.code.as_str(), message = %error.message_en, "page failed");
+            if error.code == domain::ErrorCode::StorageUnavailable {
+                error = domain::Error::new(
+                    domain::ErrorCode::StorageUnavailable,
+                    "Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử lại sau",
+                    "The database is temporarily unavailable, please retry later",
+                );
+            }
         }
         let l = self.lang;
         let body = layout::page(
@@ -121,7 +129,7 @@ impl IntoResponse for PageError {
             l.t("Lỗi", "Error"),
             html! {
                 h1 { (l.t("Không thực hiện được yêu cầu", "The request could not be completed")) }
-                p.error { (self.error.message(l == Lang::En)) }
+                p.error { (error.message(l == Lang::En)) }
                 p { a href="/" { (l.t("Về trang chủ", "Back to the home page")) } }
             },
         );
@@ -149,6 +157,21 @@ pub async fn not_found(headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// A path on this site to redirect to, or `/`. Only visible ASCII is allowed (no whitespace or
+/// control characters that browsers strip, no backslash), it must start with one `/`.
+pub fn safe_local_path(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
@@ -157,10 +180,7 @@ struct NextQuery {
 /// `/lang/{vi|en}?next=/path`: remembers the language in a cookie and goes back.
 async fn switch_lang(Path(code): Path<String>, Query(q): Query<NextQuery>) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    let next = q
-        .next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/".to_string());
+    let next = safe_local_path(q.next.as_deref());
     (
         [(
             header::SET_COOKIE,

@@ -34,8 +34,9 @@ CREATE TABLE api_tokens (
 
 CREATE TABLE login_throttle (
     key          TEXT NOT NULL PRIMARY KEY,
-    failures     INTEGER NOT NULL,
-    locked_until TIMESTAMPTZ
+    failures     BIGINT NOT NULL,
+    locked_until TIMESTAMPTZ,
+    last_at      TIMESTAMPTZ NOT NULL
 );
 
 -- details is TEXT, not JSONB: the hash covers the exact stored text.
@@ -70,3 +71,19 @@ END
 $$;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- The head only moves forward one entry at a time and is never deleted or truncated.
+CREATE FUNCTION audit_head_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq + 1 THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit_head only moves forward';
+END
+$$;
+CREATE TRIGGER audit_head_guard BEFORE UPDATE OR DELETE ON audit_head
+    FOR EACH ROW EXECUTE FUNCTION audit_head_forward_only();
+CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();

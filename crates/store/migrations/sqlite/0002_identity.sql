@@ -35,7 +35,8 @@ CREATE TABLE api_tokens (
 CREATE TABLE login_throttle (
     key          TEXT NOT NULL PRIMARY KEY,
     failures     INTEGER NOT NULL,
-    locked_until TEXT
+    locked_until TEXT,
+    last_at      TEXT NOT NULL
 );
 
 CREATE TABLE audit_log (
@@ -71,4 +72,15 @@ END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+
+-- The head only moves forward one entry at a time and is never deleted.
+CREATE TRIGGER audit_head_forward_only BEFORE UPDATE ON audit_head
+WHEN NEW.seq <> OLD.seq + 1
+BEGIN
+    SELECT RAISE(ABORT, 'audit_head only moves forward');
+END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN
+    SELECT RAISE(ABORT, 'audit_head cannot be deleted');
 END;
