@@ -84,8 +84,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // ---- identity -------------------------------------------------------------------------
 
-    /// Creates a user; a taken username gives [`ErrorCode::Conflict`].
-    async fn create_user(&self, user: &User, password_hash: &str) -> Result<()>;
+    /// Creates a user, with its audit entry in the same transaction; a taken username gives
+    /// [`ErrorCode::Conflict`].
+    async fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<()>;
 
     /// A user and their password hash, by (lower-case) username.
     async fn find_user_by_username(&self, username: &str) -> Result<Option<(User, String)>>;
@@ -95,10 +101,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// All users, by username.
     async fn list_users(&self) -> Result<Vec<User>>;
 
-    /// Disables or re-enables an account; returns false if there is no such user.
-    async fn set_user_disabled(&self, id: Uuid, disabled: bool) -> Result<bool>;
+    /// Disables (ending its sessions) or re-enables an account, with its audit entry in the same
+    /// transaction; returns false (nothing written) if there is no such user.
+    async fn set_user_disabled(
+        &self,
+        id: Uuid,
+        disabled: bool,
+        audit: &NewAuditEntry,
+    ) -> Result<bool>;
 
-    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<()>;
+    /// Sets a new password hash, ends every session and revokes every API token of the user,
+    /// with its audit entry, in one transaction.
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<()>;
 
     async fn create_session(&self, session: &SessionRecord) -> Result<()>;
 
@@ -114,7 +133,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Ends every session of a user (password change, account disabled).
     async fn delete_user_sessions(&self, user_id: Uuid) -> Result<()>;
 
-    async fn create_api_token(&self, token: &ApiTokenRecord) -> Result<()>;
+    /// Stores a token's hash, with its audit entry in the same transaction.
+    async fn create_api_token(&self, token: &ApiTokenRecord, audit: &NewAuditEntry) -> Result<()>;
 
     /// The (enabled) user owning a live API token.
     async fn find_api_token(&self, token_hash: &str) -> Result<Option<User>>;
@@ -133,9 +153,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Releases a reservation after a successful attempt: `forget` deletes the key's counters
     /// (the user proved who they are); otherwise one attempt is taken back and the lock lifted.
     async fn throttle_release(&self, key: &str, forget: bool) -> Result<()>;
-
-    /// Revokes every API token of a user (password change).
-    async fn revoke_user_tokens(&self, user_id: Uuid) -> Result<()>;
 
     // ---- audit ----------------------------------------------------------------------------
 

@@ -62,6 +62,16 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Begins a transaction that may append to the audit log (one appender at a time).
+    async fn begin_audited(&self) -> Result<sqlx::Transaction<'_, Sqlite>> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(from_sqlx)?;
+        Ok(tx)
+    }
 }
 
 fn open_error(url: &str, e: &dyn std::fmt::Display) -> domain::Error {
@@ -303,7 +313,13 @@ impl Store for SqliteStore {
         rows.into_iter().map(denominator_from_columns).collect()
     }
 
-    async fn create_user(&self, u: &User, password_hash: &str) -> Result<()> {
+    async fn create_user(
+        &self,
+        u: &User,
+        password_hash: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, role, unit_version, \
              unit_code, organisation, person_id, disabled, created_at) \
@@ -320,9 +336,11 @@ impl Store for SqliteStore {
         .bind(u.scope.person_id.map(|p| p.to_string()))
         .bind(u.disabled)
         .bind(micros(u.created_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
         Ok(())
     }
 
@@ -362,24 +380,60 @@ impl Store for SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn set_user_disabled(&self, id: Uuid, disabled: bool) -> Result<bool> {
+    async fn set_user_disabled(
+        &self,
+        id: Uuid,
+        disabled: bool,
+        audit: &NewAuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
         let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled)
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?
             .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
         Ok(n == 1)
     }
 
-    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<()> {
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::query("UPDATE api_tokens SET revoked = TRUE WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
         Ok(())
     }
 
@@ -448,7 +502,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_api_token(&self, t: &ApiTokenRecord) -> Result<()> {
+    async fn create_api_token(&self, t: &ApiTokenRecord, audit: &NewAuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO api_tokens (token_hash, id, user_id, name, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -458,9 +513,11 @@ impl Store for SqliteStore {
         .bind(t.user_id.to_string())
         .bind(&t.name)
         .bind(micros(t.created_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
         Ok(())
     }
 
@@ -537,58 +594,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn revoke_user_tokens(&self, user_id: Uuid) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET revoked = TRUE WHERE user_id = $1")
-            .bind(user_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
-        Ok(())
-    }
-
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {
-        // BEGIN IMMEDIATE takes the write lock up front, so two appends cannot read the same head.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(from_sqlx)?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-        let stored = chained_entry(head, entry);
-        let e = &stored.entry;
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity_type, entity_id, \
-             unit_code, ip, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(stored.seq)
-        .bind(e.at)
-        .bind(e.actor_id.map(|u| u.to_string()))
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.entity_type)
-        .bind(&e.entity_id)
-        .bind(&e.unit_code)
-        .bind(&e.ip)
-        .bind(e.details.to_string())
-        .bind(&stored.prev_hash)
-        .bind(&stored.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        sqlx::query(
-            "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) \
-             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        )
-        .bind(stored.seq)
-        .bind(&stored.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        let mut tx = self.begin_audited().await?;
+        let stored = append_in_tx(&mut tx, entry).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(stored)
     }
@@ -728,4 +736,49 @@ pub(crate) fn denominator_from_columns(
             .ok_or_else(domain::Error::internal)?,
         count: population.max(0) as u64,
     })
+}
+
+/// Appends an audit entry inside a transaction begun by `begin_audited` (which serialises
+/// appenders), so that a change and its audit entry commit together or not at all.
+async fn append_in_tx(
+    conn: &mut sqlx::SqliteConnection,
+    entry: &NewAuditEntry,
+) -> Result<AuditEntry> {
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(from_sqlx)?;
+    let stored = chained_entry(head, entry);
+    let e = &stored.entry;
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity_type, entity_id, \
+             unit_code, ip, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(stored.seq)
+    .bind(e.at)
+    .bind(e.actor_id.map(|u| u.to_string()))
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(&e.entity_type)
+    .bind(&e.entity_id)
+    .bind(&e.unit_code)
+    .bind(&e.ip)
+    .bind(e.details.to_string())
+    .bind(&stored.prev_hash)
+    .bind(&stored.hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    sqlx::query(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .bind(stored.seq)
+    .bind(&stored.hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(stored)
 }

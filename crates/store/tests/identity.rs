@@ -30,17 +30,25 @@ fn user(name: &str, role: Role) -> User {
     }
 }
 
+fn note(action: &str) -> NewAuditEntry {
+    entry(0, action)
+}
+
 #[tokio::test]
 async fn users_sessions_and_tokens() {
     for db in TestDb::all().await {
         let s = &db.store;
         let u = user("tinh12", Role::ProvinceOfficer);
-        s.create_user(&u, "$argon2id$fake").await.unwrap();
+        s.create_user(&u, "$argon2id$fake", &note("user.create"))
+            .await
+            .unwrap();
         let err = s
-            .create_user(&user("tinh12", Role::Admin), "x")
+            .create_user(&user("tinh12", Role::Admin), "x", &note("user.create"))
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::Conflict);
+        // The failed write left no audit entry: a change and its entry commit together.
+        assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(1));
         let (found, hash) = s.find_user_by_username("tinh12").await.unwrap().unwrap();
         assert_eq!(hash, "$argon2id$fake");
         assert_eq!(found.id, u.id);
@@ -74,32 +82,63 @@ async fn users_sessions_and_tokens() {
         );
         assert!(s.find_session("nope", t0()).await.unwrap().is_none());
 
-        s.create_api_token(&ApiTokenRecord {
+        let token = ApiTokenRecord {
             id: Uuid::new_v4(),
             token_hash: "tok".into(),
             user_id: u.id,
             name: "etl".into(),
             created_at: t0(),
-        })
-        .await
-        .unwrap();
+        };
+        s.create_api_token(&token, &note("token.create"))
+            .await
+            .unwrap();
         assert_eq!(s.find_api_token("tok").await.unwrap().unwrap().id, u.id);
 
-        // Disabling ends access through sessions and tokens alike.
-        assert!(s.set_user_disabled(u.id, true).await.unwrap());
-        assert!(s.find_session("h1", t0()).await.unwrap().is_none());
+        // Disabling ends access through sessions and tokens alike, and ends the sessions.
+        assert!(
+            s.set_user_disabled(u.id, true, &note("user.disable"))
+                .await
+                .unwrap()
+        );
         assert!(s.find_api_token("tok").await.unwrap().is_none());
-        assert!(s.set_user_disabled(u.id, false).await.unwrap());
-        assert!(s.find_session("h1", t0()).await.unwrap().is_some());
-        assert!(!s.set_user_disabled(Uuid::new_v4(), true).await.unwrap());
-        s.delete_user_sessions(u.id).await.unwrap();
+        assert!(
+            s.set_user_disabled(u.id, false, &note("user.enable"))
+                .await
+                .unwrap()
+        );
         assert!(s.find_session("h1", t0()).await.unwrap().is_none());
+        assert!(s.find_api_token("tok").await.unwrap().is_some());
+        assert!(
+            !s.set_user_disabled(Uuid::new_v4(), true, &note("user.disable"))
+                .await
+                .unwrap()
+        );
+        // create, token, disable, enable; the unknown user left nothing.
+        assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(4));
+        let h2 = SessionRecord {
+            token_hash: "h2".into(),
+            ..session.clone()
+        };
+        s.create_session(&h2).await.unwrap();
+        s.delete_user_sessions(u.id).await.unwrap();
+        assert!(s.find_session("h2", t0()).await.unwrap().is_none());
 
-        s.set_password_hash(u.id, "new").await.unwrap();
+        // A new password ends sessions and revokes tokens in the same transaction.
+        let h3 = SessionRecord {
+            token_hash: "h3".into(),
+            ..session.clone()
+        };
+        s.create_session(&h3).await.unwrap();
+        s.set_password_hash(u.id, "new", &note("auth.password_change"))
+            .await
+            .unwrap();
         assert_eq!(
             s.find_user_by_username("tinh12").await.unwrap().unwrap().1,
             "new"
         );
+        assert!(s.find_session("h3", t0()).await.unwrap().is_none());
+        assert!(s.find_api_token("tok").await.unwrap().is_none());
+        assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(5));
         db.cleanup().await;
     }
 }

@@ -41,18 +41,12 @@ pub async fn set_disabled(
             "You cannot disable your own account",
         ));
     }
-    if !state.store.set_user_disabled(id, disabled).await? {
-        return Err(domain::Error::not_found("người dùng", "User"));
-    }
-    if disabled {
-        state.store.delete_user_sessions(id).await?;
-    }
     let action = if disabled {
         "user.disable"
     } else {
         "user.enable"
     };
-    auth::audit(
+    let entry = auth::audit_entry(
         state,
         Some(actor),
         ip,
@@ -60,8 +54,12 @@ pub async fn set_disabled(
         Some(("user", id.to_string())),
         None,
         serde_json::json!({}),
-    )
-    .await
+    );
+    // Disabling ends the account's sessions in the same transaction.
+    if !state.store.set_user_disabled(id, disabled, &entry).await? {
+        return Err(domain::Error::not_found("người dùng", "User"));
+    }
+    Ok(())
 }
 
 pub async fn disable(

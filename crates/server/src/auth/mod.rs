@@ -147,7 +147,31 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
-/// Records an audit entry; failures to write the log are errors (nothing happens unlogged).
+/// Builds an audit entry stamped with the current time.
+pub fn audit_entry(
+    state: &AppState,
+    actor: Option<&User>,
+    ip: &ClientIp,
+    action: &str,
+    entity: Option<(&str, String)>,
+    unit_code: Option<String>,
+    details: serde_json::Value,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at: (state.clock)(),
+        actor_id: actor.map(|u| u.id),
+        actor: actor.map(|u| u.username.clone()),
+        action: action.to_string(),
+        entity_type: entity.as_ref().map(|(t, _)| t.to_string()),
+        entity_id: entity.map(|(_, id)| id),
+        unit_code,
+        ip: ip.0.clone(),
+        details,
+    }
+}
+
+/// Records an audit entry on its own (events that change nothing else: logins, views).
+/// Failing to write the log is an error: the caller does not go on unlogged.
 pub async fn audit(
     state: &AppState,
     actor: Option<&User>,
@@ -157,20 +181,8 @@ pub async fn audit(
     unit_code: Option<String>,
     details: serde_json::Value,
 ) -> Result<(), Error> {
-    state
-        .store
-        .append_audit(&NewAuditEntry {
-            at: (state.clock)(),
-            actor_id: actor.map(|u| u.id),
-            actor: actor.map(|u| u.username.clone()),
-            action: action.to_string(),
-            entity_type: entity.as_ref().map(|(t, _)| t.to_string()),
-            entity_id: entity.map(|(_, id)| id),
-            unit_code,
-            ip: ip.0.clone(),
-            details,
-        })
-        .await?;
+    let entry = audit_entry(state, actor, ip, action, entity, unit_code, details);
+    state.store.append_audit(&entry).await?;
     Ok(())
 }
 
@@ -374,11 +386,9 @@ pub async fn change_password(
     }
     state.store.throttle_release(&user_key, true).await?;
     let new_hash = secrets::hash_password(new).await?;
-    state.store.set_password_hash(p.user.id, &new_hash).await?;
-    // A new password ends every session and API token of the account.
-    state.store.delete_user_sessions(p.user.id).await?;
-    state.store.revoke_user_tokens(p.user.id).await?;
-    audit(
+    // A new password ends every session and API token of the account, in the same transaction
+    // as the change and its audit entry.
+    let entry = audit_entry(
         state,
         Some(&p.user),
         ip,
@@ -386,8 +396,11 @@ pub async fn change_password(
         Some(("user", p.user.id.to_string())),
         None,
         serde_json::json!({}),
-    )
-    .await
+    );
+    state
+        .store
+        .set_password_hash(p.user.id, &new_hash, &entry)
+        .await
 }
 
 /// Creates a user (admin pages, API and CLI share this), logging who did it.
@@ -399,8 +412,7 @@ pub async fn create_user(
 ) -> Result<User, Error> {
     let user = new.validate(state)?;
     let hash = secrets::hash_password(Password::new_checked(new.password)?).await?;
-    state.store.create_user(&user, &hash).await?;
-    audit(
+    let entry = audit_entry(
         state,
         actor,
         ip,
@@ -408,8 +420,8 @@ pub async fn create_user(
         Some(("user", user.id.to_string())),
         user.scope.unit.as_ref().map(|u| u.code.clone()),
         serde_json::json!({ "username": user.username, "role": user.role.as_str() }),
-    )
-    .await?;
+    );
+    state.store.create_user(&user, &hash, &entry).await?;
     Ok(user)
 }
 
@@ -493,17 +505,7 @@ pub async fn create_api_token(
 ) -> Result<String, Error> {
     let token = secrets::new_token("pd_");
     let id = uuid::Uuid::now_v7();
-    state
-        .store
-        .create_api_token(&store::ApiTokenRecord {
-            id,
-            token_hash: secrets::token_hash(&token),
-            user_id: user.id,
-            name: name.to_string(),
-            created_at: (state.clock)(),
-        })
-        .await?;
-    audit(
+    let entry = audit_entry(
         state,
         Some(user),
         ip,
@@ -511,8 +513,20 @@ pub async fn create_api_token(
         Some(("api_token", id.to_string())),
         None,
         serde_json::json!({ "name": name }),
-    )
-    .await?;
+    );
+    state
+        .store
+        .create_api_token(
+            &store::ApiTokenRecord {
+                id,
+                token_hash: secrets::token_hash(&token),
+                user_id: user.id,
+                name: name.to_string(),
+                created_at: (state.clock)(),
+            },
+            &entry,
+        )
+        .await?;
     Ok(token)
 }
 
