@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub bind: Option<String>,
     pub log_format: Option<LogFormat>,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` header is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     #[serde(default)]
     pub demo: DemoConfig,
 }

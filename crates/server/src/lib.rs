@@ -30,6 +30,8 @@ pub struct AppState {
     pub units: &'static AdminUnits,
     /// The clock (injected so tests can move time).
     pub clock: fn() -> chrono::DateTime<chrono::Utc>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (empty: use the TCP peer).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -38,7 +40,14 @@ impl AppState {
             store,
             units: AdminUnits::embedded(),
             clock: chrono::Utc::now,
+            trusted_proxies: Arc::new(Vec::new()),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these proxy addresses.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 }
 

@@ -190,6 +190,50 @@ async fn one_address_guessing_many_names_is_throttled() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_throttled_separately() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::spawn_with(db, |s| {
+        s.with_trusted_proxies(vec!["127.0.0.1".parse().unwrap()])
+    })
+    .await;
+    app.add_user("admin", "admin", None, None).await;
+    let attempt = |from: &'static str, user: String, password: &'static str| {
+        let c = client();
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            c.post(url)
+                .header("x-forwarded-for", from)
+                .json(&json!({ "username": user, "password": password }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for i in 0..server::auth::ADDRESS_FREE_FAILURES {
+        assert_eq!(
+            attempt("198.51.100.1", format!("guess{i}"), "x").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt("198.51.100.1", "admin".into(), TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not locked out.
+    assert_eq!(
+        attempt("198.51.100.2", "admin".into(), TEST_PASSWORD).await,
+        StatusCode::OK
+    );
+    // A client cannot pick its address: the forged left-most entry is ignored.
+    assert_eq!(
+        attempt("203.0.113.50, 198.51.100.1", "admin".into(), TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn password_change_and_account_disable_end_sessions() {
     let (app, _) = app_with(TestDb::sqlite().await).await;
     app.add_user("tinh12", "province_officer", Some("12"), None)

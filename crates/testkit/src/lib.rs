@@ -155,12 +155,20 @@ pub struct TestApp {
 impl TestApp {
     /// Spawns the full router (same as `phongdich serve`) over `db`.
     pub async fn spawn(db: TestDb) -> TestApp {
+        Self::spawn_with(db, |s| s).await
+    }
+
+    /// Like [`TestApp::spawn`], with the application state adjusted first (e.g. trusted proxies).
+    pub async fn spawn_with(
+        db: TestDb,
+        adjust: impl FnOnce(server::AppState) -> server::AppState,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind random port");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = server::AppState::new(db.store.clone());
+        let state = adjust(server::AppState::new(db.store.clone()));
         let task = tokio::spawn(server::serve(listener, state, async move {
             let _ = rx.await;
         }));

@@ -16,6 +16,9 @@ pub struct Args {
     /// Load the demo province when the database is empty.
     #[arg(long)]
     pub demo: bool,
+    /// Reverse proxy addresses whose X-Forwarded-For is believed (comma-separated).
+    #[arg(long, env = "PHONGDICH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
@@ -46,7 +49,12 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
             eprintln!("Cơ sở dữ liệu đã có dữ liệu; bỏ qua nạp dữ liệu mẫu.");
         }
     }
-    let state = server::AppState::new(store.clone());
+    let proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.clone()
+    } else {
+        args.trusted_proxies
+    };
+    let state = server::AppState::new(store.clone()).with_trusted_proxies(proxies);
     let demo_logins = if args.demo {
         let province = file
             .demo

@@ -63,6 +63,34 @@ impl Principal {
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub Option<String>);
 
+/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left are written
+/// by the client and cannot be believed).
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
+}
+
 /// Reads a cookie value from request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -95,11 +123,13 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> H
 /// Middleware: resolves the caller from the session cookie or `Authorization: Bearer`, and the
 /// client address, and stores both in request extensions for [`crate::authz`] and handlers.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    req.extensions_mut().insert(ClientIp(ip));
+        .map(|c| c.0.ip());
+    let ip = client_address(peer, req.headers(), &state.trusted_proxies);
+    req.extensions_mut()
+        .insert(ClientIp(ip.map(|a| a.to_string())));
     let headers = req.headers();
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -577,5 +607,40 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
             .get::<ClientIp>()
             .cloned()
             .unwrap_or(ClientIp(None)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_only_from_trusted_proxies() {
+        let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 203.0.113.9".parse().unwrap());
+        // An untrusted peer's header is ignored.
+        assert_eq!(client_address(Some(proxy), &h, &[]), Some(proxy));
+        // Through a trusted proxy: the right-most address the proxy saw.
+        assert_eq!(
+            client_address(Some(proxy), &h, &[proxy]),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            client_address(Some(proxy), &HeaderMap::new(), &[proxy]),
+            Some(proxy)
+        );
+        assert_eq!(client_address(None, &h, &[proxy]), None);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_grouped_by_64() {
+        let a = address_key(&ClientIp(Some("2001:db8:1:2:aaaa::1".into())));
+        let b = address_key(&ClientIp(Some("2001:db8:1:2:bbbb::9".into())));
+        assert_eq!(a, b);
+        assert_eq!(
+            address_key(&ClientIp(Some("192.0.2.7".into()))),
+            "ip:192.0.2.7"
+        );
     }
 }
