@@ -1,5 +1,5 @@
-//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `user`, `token`,
-//! `audit`.
+//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `user`,
+//! `token`, `audit`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -37,6 +37,9 @@ enum Command {
     /// Population denominators derived from the register.
     #[command(subcommand)]
     Population(commands::population::Command),
+    /// Import data files (population register).
+    #[command(subcommand)]
+    Import(commands::import::Command),
     /// User accounts.
     #[command(subcommand)]
     User(commands::user::UserCommand),
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             Command::Migrate(a) => commands::migrate(a, &file).await,
             Command::Demo(a) => commands::demo::run(a, &file).await,
             Command::Population(c) => commands::population::run(c, &file).await,
+            Command::Import(c) => commands::import::run(c, &file).await,
             Command::User(c) => commands::user::run_user(c, &file).await,
             Command::Token(c) => commands::user::run_token(c, &file).await,
             Command::Audit(c) => commands::audit::run(c, &file).await,

@@ -318,3 +318,122 @@ fn user_add_token_create_and_audit_verify() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("#2"));
 }
+
+#[test]
+fn import_population_from_csv_and_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let csv_path = dir.path().join("dan-cu.csv");
+    std::fs::write(
+        &csv_path,
+        "national_id,full_name,dob,sex,commune_code,phone,household_id,external_id\n\
+         012090001234,  nguyễn   văn AN ,1990-05-01,Nam,00097,0912345678,HH1,X1\n\
+         012190001235,Trần Văn Bình,1990-06-01,nam,00097,,HH1,X2\n\
+         12345,,31/12/1990,x,99999,123,,\n\
+         ,Lê Thị Hoa,1970-01-31,nữ,00001,+84987654321,,X3\n",
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        let out = phongdich()
+            .args(["import", "population"])
+            .arg(file)
+            .args(["--database", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let s = run(&csv_path);
+    assert_eq!(s["inserted"], 3);
+    assert_eq!(s["updated"], 0);
+    assert_eq!(s["rejected"], 1);
+    assert_eq!(s["flagged_national_ids"], 1, "Bình's ID says female");
+    let errors = std::fs::read_to_string(s["errors_file"].as_str().unwrap()).unwrap();
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines[0], "row,column,value,message");
+    assert_eq!(lines.len(), 1 + 6, "six bad cells in row 4: {errors}");
+    assert!(lines.iter().skip(1).all(|l| l.starts_with("4,")));
+    assert!(errors.contains("dob,31/12/1990,Ngày sinh phải có dạng YYYY-MM-DD"));
+    assert!(errors.contains("Số CCCD phải gồm đúng 12 chữ số"));
+
+    // The same people again from a spreadsheet: updates, matched by ID or external id; numbers
+    // and dates typed as Excel cells are understood.
+    let xlsx_path = dir.path().join("dan-cu.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in [
+        "national_id",
+        "full_name",
+        "dob",
+        "sex",
+        "commune_code",
+        "phone",
+        "external_id",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(1990, 5, 1).unwrap();
+    let fmt = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    sheet.write_string(1, 0, "012090001234").unwrap();
+    sheet.write_string(1, 1, "Nguyễn Văn An").unwrap();
+    sheet.write_datetime_with_format(1, 2, &date, &fmt).unwrap();
+    sheet.write_string(1, 3, "nam").unwrap();
+    sheet.write_number(1, 4, 4.0).unwrap(); // 00004 typed as a number
+    sheet.write_string(1, 5, "0912345678").unwrap();
+    sheet.write_string(2, 1, "Lê Thị Hoa").unwrap();
+    sheet.write_string(2, 2, "1970-01-31").unwrap();
+    sheet.write_string(2, 3, "nữ").unwrap();
+    sheet.write_string(2, 4, "00097").unwrap();
+    sheet.write_string(2, 6, "X3").unwrap();
+    book.save(&xlsx_path).unwrap();
+    let s = run(&xlsx_path);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64()),
+        (Some(0), Some(2)),
+        "{s}"
+    );
+    assert_eq!(s["rejected"], 0);
+    assert!(s["errors_file"].is_null());
+
+    // Read back: 3 persons, An moved to commune 00004, search works without diacritics.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let st = store::open(&url).await.unwrap();
+        assert_eq!(st.count_persons().await.unwrap(), 3);
+        let mut q = store::PersonQuery::new(store::PersonScope::Province("01".into()));
+        q.text = Some("nguyen van an".into());
+        let page = st.list_persons(&q).await.unwrap();
+        assert_eq!(page.items[0].commune_code, "00004");
+        q.text = Some("0987654321".into());
+        assert_eq!(
+            st.list_persons(&q).await.unwrap().total,
+            1,
+            "search by phone"
+        );
+        assert!(!st.denominators(None).await.unwrap().is_empty());
+        st.close().await;
+    });
+
+    // A file without a required column is refused with one line.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "full_name,dob\nA,1990-01-01\n").unwrap();
+    let out = phongdich()
+        .args(["import", "population"])
+        .arg(&bad)
+        .args(["--database", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("thiếu cột bắt buộc: national_id, sex, commune_code, phone"),
+        "{err}"
+    );
+}

@@ -9,6 +9,7 @@ pub mod error;
 pub mod name;
 pub mod person;
 pub mod population;
+pub mod register;
 pub mod units;
 
 pub use error::{Error, ErrorCode};

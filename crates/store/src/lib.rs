@@ -82,6 +82,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stored denominators, optionally only for the given 2025 communes.
     async fn denominators(&self, communes: Option<&[String]>) -> Result<Vec<Denominator>>;
 
+    /// Imports register rows in one transaction with its audit entry: a row whose citizen ID,
+    /// or else external id, matches a stored person updates that person; any other row inserts
+    /// a new person. Returns `(inserted, updated)`.
+    async fn upsert_register(
+        &self,
+        entries: &[domain::register::RegisterEntry],
+        audit: &NewAuditEntry,
+    ) -> Result<(u64, u64)>;
+
     // ---- identity -------------------------------------------------------------------------
 
     /// Creates a user, with its audit entry in the same transaction; a taken username gives
@@ -179,6 +188,15 @@ pub async fn rebuild_denominators(store: &dyn Store, as_of: NaiveDate) -> Result
     );
     store.replace_denominators(as_of, &rows).await?;
     Ok(rows.len())
+}
+
+/// The household id for a source system's household reference (stable: the same reference
+/// always gives the same id).
+pub fn household_id_for(reference: &str) -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("phongdich:household:{reference}").as_bytes(),
+    )
 }
 
 /// Checks an audit chain end to end (`phongdich audit verify`).

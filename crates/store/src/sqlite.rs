@@ -193,11 +193,16 @@ impl Store for SqliteStore {
             });
             qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
         }
-        let n = sqlx::query("INSERT INTO persons SELECT * FROM persons_staging")
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?
-            .rows_affected();
+        let n = sqlx::query(
+            "INSERT INTO persons (id, province_code, commune_code, old_commune_code, \
+             household_id, full_name, name_folded, dob, sex, national_id, phone, created_at) \
+             SELECT id, province_code, commune_code, old_commune_code, household_id, full_name, \
+             name_folded, dob, sex, national_id, phone, created_at FROM persons_staging",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?
+        .rows_affected();
         sqlx::query("DELETE FROM persons_staging")
             .execute(&mut *tx)
             .await
@@ -311,6 +316,87 @@ impl Store for SqliteStore {
             .await
             .map_err(from_sqlx)?;
         rows.into_iter().map(denominator_from_columns).collect()
+    }
+
+    async fn upsert_register(
+        &self,
+        entries: &[domain::register::RegisterEntry],
+        audit: &NewAuditEntry,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.begin_audited().await?;
+        let (mut inserted, mut updated) = (0, 0);
+        for e in entries {
+            let household = e.household_ref.as_deref().map(crate::household_id_for);
+            if let Some(h) = household {
+                sqlx::query(
+                    "INSERT INTO households (id, province_code, commune_code, old_commune_code, \
+                     address) VALUES ($1, $2, $3, $4, '') ON CONFLICT DO NOTHING",
+                )
+                .bind(h.to_string())
+                .bind(&e.province_code)
+                .bind(&e.commune_code)
+                .bind(&e.old_commune_code)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            }
+            let existing: Option<String> = match (&e.national_id, &e.external_id) {
+                (Some(n), _) => sqlx::query_scalar("SELECT id FROM persons WHERE national_id = $1")
+                    .bind(n.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?,
+                (None, Some(x)) => {
+                    sqlx::query_scalar("SELECT id FROM persons WHERE external_id = $1")
+                        .bind(x)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(from_sqlx)?
+                }
+                (None, None) => None,
+            };
+            let sql = if existing.is_some() {
+                "UPDATE persons SET province_code = $2, commune_code = $3, old_commune_code = $4, \
+                 household_id = COALESCE($5, household_id), full_name = $6, name_folded = $7, \
+                 dob = $8, sex = $9, national_id = COALESCE($10, national_id), \
+                 phone = COALESCE($11, phone), external_id = COALESCE($12, external_id), \
+                 national_id_inconsistent = CASE WHEN $10 IS NULL \
+                 THEN national_id_inconsistent ELSE $13 END WHERE id = $1"
+            } else {
+                "INSERT INTO persons (id, province_code, commune_code, old_commune_code, \
+                 household_id, full_name, name_folded, dob, sex, national_id, phone, \
+                 external_id, national_id_inconsistent) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            };
+            let id = existing
+                .clone()
+                .unwrap_or_else(|| Uuid::now_v7().to_string());
+            sqlx::query(sql)
+                .bind(id)
+                .bind(&e.province_code)
+                .bind(&e.commune_code)
+                .bind(&e.old_commune_code)
+                .bind(household.map(|h| h.to_string()))
+                .bind(&e.full_name)
+                .bind(domain::name::fold(&e.full_name))
+                .bind(e.dob)
+                .bind(e.sex.as_str())
+                .bind(e.national_id.as_ref().map(|n| n.as_str().to_string()))
+                .bind(e.phone.as_ref().map(|p| p.as_str().to_string()))
+                .bind(&e.external_id)
+                .bind(e.national_id_inconsistent)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            if existing.is_some() {
+                updated += 1;
+            } else {
+                inserted += 1;
+            }
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok((inserted, updated))
     }
 
     async fn create_user(

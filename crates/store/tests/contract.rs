@@ -289,3 +289,69 @@ async fn unreachable_postgres_is_a_clear_error() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::StorageUnavailable);
 }
+
+#[tokio::test]
+async fn register_import_inserts_then_updates_by_citizen_id_or_external_id() {
+    use domain::register::parse_row;
+    let units = domain::units::AdminUnits::embedded();
+    let entry = |id: &str, name: &str, ext: &str, commune: &str| {
+        let pairs = [
+            ("national_id", id.to_string()),
+            ("full_name", name.to_string()),
+            ("dob", "1990-05-01".to_string()),
+            ("sex", "nam".to_string()),
+            ("commune_code", commune.to_string()),
+            ("phone", "0912345678".to_string()),
+            ("external_id", ext.to_string()),
+            ("household_id", "HH-7".to_string()),
+        ];
+        parse_row(
+            |c| pairs.iter().find(|(k, _)| *k == c).map(|(_, v)| v.clone()),
+            units,
+        )
+        .unwrap()
+    };
+    let audit = domain::audit::NewAuditEntry {
+        at: chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap(),
+        actor_id: None,
+        actor: Some("test".into()),
+        action: "population.import".into(),
+        entity_type: None,
+        entity_id: None,
+        unit_code: None,
+        ip: None,
+        details: serde_json::json!({}),
+    };
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let first = vec![
+            entry("012090001234", "nguyen van an", "", "00097"),
+            entry("", "Trần Văn Bình", "EXT-2", "00001"),
+        ];
+        assert_eq!(s.upsert_register(&first, &audit).await.unwrap(), (2, 0));
+        // Same citizen ID and same external id: updates, not duplicates.
+        let second = vec![
+            entry("012090001234", "Nguyễn Văn An", "", "00004"),
+            entry("", "Trần Văn Bình", "EXT-2", "00097"),
+            entry("012090009999", "Lê Văn Cường", "", "00097"),
+        ];
+        assert_eq!(s.upsert_register(&second, &audit).await.unwrap(), (1, 2));
+        assert_eq!(s.count_persons().await.unwrap(), 3);
+        let mut q = PersonQuery::new(PersonScope::Province("01".into()));
+        q.text = Some("nguyen van an".into());
+        let an = s.list_persons(&q).await.unwrap();
+        assert_eq!(an.total, 1);
+        assert_eq!(an.items[0].full_name, "Nguyễn Văn An");
+        assert_eq!(an.items[0].commune_code, "00004");
+        assert_eq!(
+            an.items[0].household_id,
+            Some(store::household_id_for("HH-7"))
+        );
+        // Old code 00001 was mapped to 2025 commune 00097 and kept as the old commune.
+        q.text = Some("tran van binh".into());
+        let binh = s.list_persons(&q).await.unwrap();
+        assert_eq!(binh.items[0].commune_code, "00097");
+        assert_eq!(store::verify_audit(s.as_ref()).await.unwrap(), Ok(2));
+        db.cleanup().await;
+    }
+}

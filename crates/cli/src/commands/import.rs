@@ -1,0 +1,219 @@
+//! `phongdich import population FILE`: loads a population register from CSV or XLSX. Every row
+//! is validated ([`domain::register::parse_row`]); valid rows insert or update persons (matched
+//! by citizen ID, else external id) in transactions of 5,000 with an audit entry each; rejected
+//! rows go to `FILE.errors.csv` with row, column, value and a Vietnamese message. Population
+//! denominators are rebuilt afterwards. Prints `{inserted, updated, rejected, errors_file, …}`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use calamine::{Data, DataType, Reader};
+use serde::Serialize;
+
+use super::DatabaseArg;
+use crate::config::FileConfig;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Import the population register (CSV or XLSX; columns
+    /// national_id,full_name,dob,sex,commune_code,phone[,household_id,external_id]).
+    Population {
+        /// The file to import (.csv or .xlsx).
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+/// Rows per transaction.
+const CHUNK: usize = 5_000;
+
+/// What an import did, printed as JSON.
+#[derive(Debug, Serialize)]
+pub struct ImportSummary {
+    pub inserted: u64,
+    pub updated: u64,
+    pub rejected: usize,
+    /// Rejected rows with reasons (`null` when every row was accepted).
+    pub errors_file: Option<String>,
+    /// Accepted rows whose citizen ID disagrees with sex or birth year (flagged for review).
+    pub flagged_national_ids: usize,
+}
+
+/// A file as a header and rows of text cells.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+fn read_csv(path: &Path) -> anyhow::Result<Table> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("không đọc được tệp {}", path.display()))?;
+    let header = reader
+        .headers()
+        .context("tệp CSV không có dòng tiêu đề")?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let mut rows = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.with_context(|| format!("dòng {} của tệp CSV không đọc được", i + 2))?;
+        rows.push(rec.iter().map(str::to_string).collect());
+    }
+    Ok(Table { header, rows })
+}
+
+/// Text of a spreadsheet cell; dates become YYYY-MM-DD, whole numbers lose their ".0".
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::DateTime(_) | Data::DateTimeIso(_) => cell
+            .as_date()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| cell.to_string()),
+        other => other.to_string(),
+    }
+}
+
+fn read_xlsx(path: &Path) -> anyhow::Result<Table> {
+    let mut book = calamine::open_workbook_auto(path)
+        .with_context(|| format!("không mở được bảng tính {}", path.display()))?;
+    let range = book
+        .worksheet_range_at(0)
+        .context("bảng tính không có trang nào")?
+        .context("không đọc được trang đầu của bảng tính")?;
+    let mut rows = range.rows();
+    let header = rows
+        .next()
+        .context("bảng tính không có dòng tiêu đề")?
+        .iter()
+        .map(|c| cell_text(c).trim().to_ascii_lowercase())
+        .collect();
+    Ok(Table {
+        header,
+        rows: rows.map(|r| r.iter().map(cell_text).collect()).collect(),
+    })
+}
+
+/// Imports a register file into a store; `errors_path` receives rejected rows.
+pub async fn import_population(
+    store: &dyn store::Store,
+    file: &Path,
+    errors_path: &Path,
+    as_of: chrono::NaiveDate,
+) -> anyhow::Result<ImportSummary> {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let table = match ext.as_str() {
+        "csv" => read_csv(file)?,
+        "xlsx" | "xls" | "ods" => read_xlsx(file)?,
+        _ => bail!("chỉ nhận tệp .csv hoặc .xlsx: {}", file.display()),
+    };
+    let missing = domain::register::missing_columns(&table.header);
+    if !missing.is_empty() {
+        bail!("tệp thiếu cột bắt buộc: {}", missing.join(", "));
+    }
+    let index: HashMap<&str, usize> = table
+        .header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim(), i))
+        .collect();
+    let units = domain::units::AdminUnits::embedded();
+    let mut accepted = Vec::new();
+    let mut rejected: Vec<(usize, domain::register::CellError)> = Vec::new();
+    let mut rejected_rows = 0;
+    for (i, row) in table.rows.iter().enumerate() {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let get = |c: &str| index.get(c).and_then(|&k| row.get(k)).cloned();
+        match domain::register::parse_row(get, units) {
+            Ok(e) => accepted.push(e),
+            Err(errs) => {
+                rejected_rows += 1;
+                // Row numbers as the clerk sees them: the header is row 1.
+                rejected.extend(errs.into_iter().map(|e| (i + 2, e)));
+            }
+        }
+    }
+    let flagged = accepted
+        .iter()
+        .filter(|e| e.national_id_inconsistent)
+        .count();
+    let (mut inserted, mut updated) = (0, 0);
+    for (n, chunk) in accepted.chunks(CHUNK).enumerate() {
+        let audit = domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("phongdich import".into()),
+            action: "population.import".into(),
+            entity_type: Some("file".into()),
+            entity_id: file.file_name().map(|f| f.to_string_lossy().into_owned()),
+            unit_code: None,
+            ip: None,
+            details: serde_json::json!({ "chunk": n + 1, "rows": chunk.len() }),
+        };
+        let (i, u) = store.upsert_register(chunk, &audit).await?;
+        inserted += i;
+        updated += u;
+    }
+    let errors_file = if rejected.is_empty() {
+        let _ = std::fs::remove_file(errors_path);
+        None
+    } else {
+        let mut w = csv::Writer::from_path(errors_path)
+            .with_context(|| format!("không ghi được {}", errors_path.display()))?;
+        w.write_record(["row", "column", "value", "message"])?;
+        for (row, e) in &rejected {
+            w.write_record([
+                row.to_string(),
+                e.column.clone(),
+                e.value.clone(),
+                e.message.clone(),
+            ])?;
+        }
+        w.flush()?;
+        Some(errors_path.display().to_string())
+    };
+    if inserted + updated > 0 {
+        store::rebuild_denominators(store, as_of).await?;
+    }
+    Ok(ImportSummary {
+        inserted,
+        updated,
+        rejected: rejected_rows,
+        errors_file,
+        flagged_national_ids: flagged,
+    })
+}
+
+pub async fn run(cmd: Command, file_config: &FileConfig) -> anyhow::Result<()> {
+    match cmd {
+        Command::Population { file, db } => {
+            let store = store::open(&file_config.database_url(db.database)).await?;
+            let mut errors = file.clone().into_os_string();
+            errors.push(".errors.csv");
+            let summary = import_population(
+                store.as_ref(),
+                &file,
+                Path::new(&errors),
+                chrono::Local::now().date_naive(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            store.close().await;
+            Ok(())
+        }
+    }
+}
