@@ -21,6 +21,11 @@ fn dir() -> PathBuf {
 fn read(name: &str) -> Option<Vec<Record>> {
     let path = dir().join(name);
     if !path.exists() {
+        assert!(
+            std::env::var("PHONGDICH_TESTDATA").is_err(),
+            "PHONGDICH_TESTDATA is set but {} is missing",
+            path.display()
+        );
         eprintln!(
             "notice: FEBRL file {} absent (set PHONGDICH_TESTDATA): skipping",
             path.display()
