@@ -1,5 +1,5 @@
-//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `user`,
-//! `token`, `audit`.
+//! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `link`,
+//! `dedupe`, `user`, `token`, `audit`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -40,6 +40,10 @@ enum Command {
     /// Import data files (population register).
     #[command(subcommand)]
     Import(commands::import::Command),
+    /// Link records to a population register (CSV in, CSV out).
+    Link(commands::link::LinkArgs),
+    /// Cluster duplicate records within one CSV file.
+    Dedupe(commands::link::DedupeArgs),
     /// User accounts.
     #[command(subcommand)]
     User(commands::user::UserCommand),
@@ -72,6 +76,8 @@ fn main() -> ExitCode {
             Command::Demo(a) => commands::demo::run(a, &file).await,
             Command::Population(c) => commands::population::run(c, &file).await,
             Command::Import(c) => commands::import::run(c, &file).await,
+            Command::Link(a) => commands::link::run_link(a),
+            Command::Dedupe(a) => commands::link::run_dedupe(a),
             Command::User(c) => commands::user::run_user(c, &file).await,
             Command::Token(c) => commands::user::run_token(c, &file).await,
             Command::Audit(c) => commands::audit::run(c, &file).await,

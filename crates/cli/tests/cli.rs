@@ -437,3 +437,263 @@ fn import_population_from_csv_and_xlsx() {
         "{err}"
     );
 }
+
+#[test]
+fn link_noisy_records_to_the_register_and_dedupe() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = domain::units::AdminUnits::embedded();
+    let population_of = |province: &str, n: usize, seed: u64| {
+        demo::generate(
+            &demo::DemoParams {
+                province_code: province.into(),
+                persons: n,
+                seed,
+                as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            },
+            units,
+        )
+        .unwrap()
+        .persons
+    };
+    let register = population_of("12", 1500, 21);
+    let strangers = population_of("01", 60, 22);
+    let p_path = dir.path().join("P.csv");
+    let mut w = csv::Writer::from_path(&p_path).unwrap();
+    w.write_record([
+        "person_id",
+        "full_name",
+        "dob",
+        "sex",
+        "national_id",
+        "commune_code",
+        "phone",
+    ])
+    .unwrap();
+    for p in &register {
+        w.write_record([
+            p.id.to_string(),
+            p.full_name.clone(),
+            p.dob.to_string(),
+            p.sex.as_str().to_string(),
+            p.national_id
+                .as_ref()
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+            p.commune_code.clone(),
+            p.phone
+                .as_ref()
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+    // Records typed at vaccination sites: each register person 0..400 once with one kind of
+    // error, plus 60 people who are not in the register.
+    let r_path = dir.path().join("R.csv");
+    let mut w = csv::Writer::from_path(&r_path).unwrap();
+    w.write_record([
+        "record_id",
+        "full_name",
+        "dob",
+        "sex",
+        "national_id",
+        "commune_code",
+        "phone",
+    ])
+    .unwrap();
+    let mut truth = std::collections::HashMap::new();
+    for (i, p) in register
+        .iter()
+        .take(400)
+        .chain(strangers.iter())
+        .enumerate()
+    {
+        let in_register = i < 400;
+        let mut name = p.full_name.clone();
+        let mut dob = p.dob.to_string();
+        let mut id = p
+            .national_id
+            .as_ref()
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default();
+        let mut commune = p.commune_code.clone();
+        let mut phone = p
+            .phone
+            .as_ref()
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default();
+        match i % 6 {
+            0 => name = domain::name::fold(&name), // lost diacritics
+            1 => {
+                // swapped day and month where possible
+                let d = p.dob;
+                use chrono::Datelike;
+                if d.day() <= 12 {
+                    dob = format!("{}-{:02}-{:02}", d.year(), d.day(), d.month());
+                }
+            }
+            2 => dob = dob[..4].to_string(), // year only
+            3 => {
+                // two adjacent digits of the CCCD swapped
+                if id.len() == 12 {
+                    let mut b = id.into_bytes();
+                    b.swap(8, 9);
+                    id = String::from_utf8(b).unwrap();
+                }
+            }
+            4 => {
+                // old commune code, no phone
+                if let Some(old) = &p.old_commune_code {
+                    commune = old.clone();
+                }
+                phone.clear();
+            }
+            _ => name = name.to_uppercase(),
+        }
+        let rid = format!("R{i}");
+        if in_register {
+            truth.insert(rid.clone(), p.id.to_string());
+        }
+        w.write_record([
+            rid,
+            name,
+            dob,
+            p.sex.as_str().to_string(),
+            id,
+            commune,
+            phone,
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+
+    let m_path = dir.path().join("M.csv");
+    let out = phongdich()
+        .args(["link", "--population"])
+        .arg(&p_path)
+        .arg("--records")
+        .arg(&r_path)
+        .arg("--out")
+        .arg(&m_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&m_path).unwrap();
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["record_id", "person_id", "score"]
+    );
+    let (mut tp, mut fp, mut rows) = (0, 0, 0);
+    for rec in reader.records() {
+        let rec = rec.unwrap();
+        rows += 1;
+        let (rid, pid) = (&rec[0], &rec[1]);
+        if pid.is_empty() {
+            continue;
+        }
+        if truth.get(rid).map(String::as_str) == Some(pid) {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+    }
+    assert_eq!(rows, 460, "every record is listed");
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let recall = tp as f64 / truth.len() as f64;
+    eprintln!("link on noisy Vietnamese records: precision {precision:.4} recall {recall:.4}");
+    assert!(precision >= 0.99, "precision {precision}");
+    assert!(recall >= 0.95, "recall {recall}");
+
+    // Dedupe: the register plus 100 noisy copies; each copy must share its original's cluster.
+    let x_path = dir.path().join("X.csv");
+    let mut w = csv::Writer::from_path(&x_path).unwrap();
+    w.write_record([
+        "id",
+        "full_name",
+        "dob",
+        "sex",
+        "national_id",
+        "commune_code",
+        "phone",
+    ])
+    .unwrap();
+    for p in register.iter().take(500) {
+        let id = p
+            .national_id
+            .as_ref()
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default();
+        let phone = p
+            .phone
+            .as_ref()
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default();
+        w.write_record([
+            p.id.to_string(),
+            p.full_name.clone(),
+            p.dob.to_string(),
+            p.sex.as_str().into(),
+            id.clone(),
+            p.commune_code.clone(),
+            phone.clone(),
+        ])
+        .unwrap();
+    }
+    for p in register.iter().take(100) {
+        let id = p
+            .national_id
+            .as_ref()
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default();
+        w.write_record([
+            format!("dup-{}", p.id),
+            domain::name::fold(&p.full_name),
+            p.dob.to_string(),
+            p.sex.as_str().into(),
+            id,
+            p.commune_code.clone(),
+            String::new(),
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+    let c_path = dir.path().join("C.csv");
+    let out = phongdich()
+        .args(["dedupe", "--input"])
+        .arg(&x_path)
+        .arg("--out")
+        .arg(&c_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cluster_of: std::collections::HashMap<String, String> = csv::Reader::from_path(&c_path)
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(cluster_of.len(), 600);
+    let together = register
+        .iter()
+        .take(100)
+        .filter(|p| cluster_of[&p.id.to_string()] == cluster_of[&format!("dup-{}", p.id)])
+        .count();
+    assert!(together >= 98, "{together} of 100 duplicates found");
+    let clusters: std::collections::HashSet<&String> = cluster_of.values().collect();
+    assert!(
+        clusters.len() <= 502,
+        "no over-merging: {} clusters",
+        clusters.len()
+    );
+}

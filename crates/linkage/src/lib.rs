@@ -300,6 +300,7 @@ impl Linker {
             candidates.len() as f64 / a.len().min(b.len()).max(1) as f64
         };
         model.lambda = (1.0 / pairs_per_match.max(1.0)).clamp(1e-6, 0.5);
+        model.lambda_cap = model.lambda;
         model.estimate_m(
             &patterns,
             self.settings.em_max_iterations,

@@ -30,6 +30,8 @@ pub struct Model {
     pub u: Vec<Vec<f64>>,
     /// Proportion of matches among the candidate pairs.
     pub lambda: f64,
+    /// Upper bound on λ during EM (set from the one-to-one limit on matches).
+    pub lambda_cap: f64,
     /// Use term-frequency adjusted `u` for exact name agreement.
     pub term_frequency: bool,
 }
@@ -75,6 +77,7 @@ impl Model {
             m,
             u,
             lambda: 0.01,
+            lambda_cap: 1.0,
             term_frequency: true,
         }
     }
@@ -151,7 +154,8 @@ impl Model {
                 }
                 m.clone_from(acc);
             }
-            let lambda = (matches / total).clamp(1e-9, 1.0 - 1e-9);
+            // One-to-one bound: there cannot be more matches than the initial estimate allows.
+            let lambda = (matches / total).clamp(1e-9, self.lambda_cap.min(1.0 - 1e-9));
             change = change.max((lambda - self.lambda).abs());
             self.lambda = lambda;
             if change < tolerance {

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod demo;
 pub mod import;
+pub mod link;
 pub mod population;
 pub mod serve;
 pub mod user;
