@@ -26,7 +26,10 @@ fn read(name: &str) -> Option<Vec<Record>> {
             "PHONGDICH_TESTDATA is set but {} is missing",
             path.display()
         );
-        eprintln!(
+        // Written straight to stderr so that the test harness does not swallow it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "notice: FEBRL file {} absent (set PHONGDICH_TESTDATA): skipping",
             path.display()
         );

@@ -62,7 +62,7 @@ async fn pick_a_commune_and_see_its_persons() {
         if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
             panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
         }
-        eprintln!("notice: chromedriver not found; skipping the browser test");
+        testkit::notice("chromedriver not found; skipping the browser test");
         return;
     };
     let db = TestDb::sqlite().await;

@@ -10,6 +10,13 @@ use std::sync::Arc;
 use sqlx::Connection;
 use store::Store;
 
+/// Prints a skip notice straight to stderr, so that it shows even though the test harness
+/// captures `eprintln!` output of passing tests.
+pub fn notice(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "notice: {message}");
+}
+
 /// Environment variable naming a PostgreSQL URL for the PostgreSQL half of the suites.
 pub const PG_ENV: &str = "PHONGDICH_TEST_PG";
 
@@ -41,7 +48,9 @@ impl TestDb {
     /// A new PostgreSQL database, or `None` (with a notice) when `PHONGDICH_TEST_PG` is unset.
     pub async fn postgres() -> Option<TestDb> {
         let Ok(admin_url) = std::env::var(PG_ENV) else {
-            eprintln!("notice: {PG_ENV} is not set; skipping the PostgreSQL half of this test");
+            notice(&format!(
+                "{PG_ENV} is not set; skipping the PostgreSQL half of this test"
+            ));
             return None;
         };
         let name = format!("phongdich_test_{}", uuid::Uuid::new_v4().simple());
