@@ -69,6 +69,29 @@ impl PgStore {
         &self.pool
     }
 
+    /// Runs a `COUNT(*)` query and a page query built from the same filter.
+    async fn fetch_page<T>(
+        &self,
+        mut count: QueryBuilder<'_, Postgres>,
+        mut list: QueryBuilder<'_, Postgres>,
+        map: fn(&PgRow) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        let rows = list
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(Page {
+            items: rows.iter().map(map).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
     /// Begins a transaction that may append to the audit log (one appender at a time).
     async fn begin_audited(&self) -> Result<sqlx::Transaction<'_, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
@@ -190,24 +213,11 @@ impl Store for PgStore {
     async fn list_persons(&self, q: &PersonQuery) -> Result<Page<Person>> {
         let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM persons");
         push_person_where(&mut count, q);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
         let mut list =
             QueryBuilder::<Postgres>::new(format!("SELECT {PERSON_COLUMNS} FROM persons"));
         push_person_where(&mut list, q);
         push_person_page(&mut list, q);
-        let rows = list
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
-        Ok(Page {
-            items: rows.iter().map(person_from_row).collect::<Result<_>>()?,
-            total: total as u64,
-        })
+        self.fetch_page(count, list, person_from_row).await
     }
 
     async fn get_person(&self, id: Uuid) -> Result<Option<Person>> {
@@ -684,24 +694,11 @@ impl Store for PgStore {
     async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditEntry>> {
         let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM audit_log");
         push_audit_where(&mut count, f);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
         let mut list =
             QueryBuilder::<Postgres>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
         push_audit_where(&mut list, f);
         push_audit_page(&mut list, f);
-        let rows = list
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
-        Ok(Page {
-            items: rows.iter().map(audit_from_row).collect::<Result<_>>()?,
-            total: total as u64,
-        })
+        self.fetch_page(count, list, audit_from_row).await
     }
 
     async fn audit_chain(&self) -> Result<(Vec<AuditEntry>, Option<(i64, String)>)> {

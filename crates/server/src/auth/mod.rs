@@ -200,6 +200,19 @@ pub fn audit_entry(
     }
 }
 
+/// An audit entry about the actor's own account (login, logout, password change).
+fn own_account_entry(state: &AppState, user: &User, ip: &ClientIp, action: &str) -> NewAuditEntry {
+    audit_entry(
+        state,
+        Some(user),
+        ip,
+        action,
+        Some(("user", user.id.to_string())),
+        None,
+        serde_json::json!({}),
+    )
+}
+
 /// Records an audit entry on its own (events that change nothing else: logins, views).
 /// Failing to write the log is an error: the caller does not go on unlogged.
 pub async fn audit(
@@ -317,16 +330,10 @@ pub async fn login(
                     ip: ip.0.clone(),
                 })
                 .await?;
-            audit(
-                state,
-                Some(&user),
-                ip,
-                "auth.login",
-                Some(("user", user.id.to_string())),
-                None,
-                serde_json::json!({}),
-            )
-            .await?;
+            state
+                .store
+                .append_audit(&own_account_entry(state, &user, ip, "auth.login"))
+                .await?;
             Ok(LoggedIn {
                 user,
                 session_token,
@@ -336,20 +343,16 @@ pub async fn login(
         _ => {
             // The typed name goes in details, never as the actor: anyone can type any name.
             let shown: String = typed.chars().take(64).collect();
-            state
-                .store
-                .append_audit(&NewAuditEntry {
-                    at: now,
-                    actor_id: None,
-                    actor: None,
-                    action: "auth.login_failed".into(),
-                    entity_type: None,
-                    entity_id: None,
-                    unit_code: None,
-                    ip: ip.0.clone(),
-                    details: serde_json::json!({ "username": shown }),
-                })
-                .await?;
+            audit(
+                state,
+                None,
+                ip,
+                "auth.login_failed",
+                None,
+                None,
+                serde_json::json!({ "username": shown }),
+            )
+            .await?;
             Err(domain::auth::bad_credentials())
         }
     }
@@ -370,16 +373,11 @@ pub async fn logout(state: &AppState, p: &Principal, ip: &ClientIp) -> Result<()
     if let AuthVia::Session { token_hash, .. } = &p.via {
         state.store.delete_session(token_hash).await?;
     }
-    audit(
-        state,
-        Some(&p.user),
-        ip,
-        "auth.logout",
-        Some(("user", p.user.id.to_string())),
-        None,
-        serde_json::json!({}),
-    )
-    .await
+    state
+        .store
+        .append_audit(&own_account_entry(state, &p.user, ip, "auth.logout"))
+        .await?;
+    Ok(())
 }
 
 /// Changes the caller's password after checking the current one; ends all their sessions.
@@ -398,16 +396,15 @@ pub async fn change_password(
     let user_key = format!("user:{}", p.user.username);
     reserve_attempt(state, &user_key, None).await?;
     if !secrets::verify_password(current, Some(hash)).await {
-        audit(
-            state,
-            Some(&p.user),
-            ip,
-            "auth.password_change_failed",
-            Some(("user", p.user.id.to_string())),
-            None,
-            serde_json::json!({}),
-        )
-        .await?;
+        state
+            .store
+            .append_audit(&own_account_entry(
+                state,
+                &p.user,
+                ip,
+                "auth.password_change_failed",
+            ))
+            .await?;
         return Err(Error::invalid(
             "current_password",
             "Mật khẩu hiện tại không đúng",
@@ -418,15 +415,7 @@ pub async fn change_password(
     let new_hash = secrets::hash_password(new).await?;
     // A new password ends every session and API token of the account, in the same transaction
     // as the change and its audit entry.
-    let entry = audit_entry(
-        state,
-        Some(&p.user),
-        ip,
-        "auth.password_change",
-        Some(("user", p.user.id.to_string())),
-        None,
-        serde_json::json!({}),
-    );
+    let entry = own_account_entry(state, &p.user, ip, "auth.password_change");
     state
         .store
         .set_password_hash(p.user.id, &new_hash, &entry)
