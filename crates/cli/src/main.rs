@@ -1,5 +1,5 @@
 //! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `link`,
-//! `dedupe`, `user`, `token`, `audit`.
+//! `dedupe`, `linkage-data`, `link-score`, `user`, `token`, `audit`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -44,6 +44,10 @@ enum Command {
     Link(commands::link::LinkArgs),
     /// Cluster duplicate records within one CSV file.
     Dedupe(commands::link::DedupeArgs),
+    /// Write a register, noisy records and their truth for linkage tests and benchmarks.
+    LinkageData(commands::link::LinkageDataArgs),
+    /// Precision, recall and F1 of a links file against the truth.
+    LinkScore(commands::link::LinkScoreArgs),
     /// User accounts.
     #[command(subcommand)]
     User(commands::user::UserCommand),
@@ -78,6 +82,8 @@ fn main() -> ExitCode {
             Command::Import(c) => commands::import::run(c, &file).await,
             Command::Link(a) => commands::link::run_link(a),
             Command::Dedupe(a) => commands::link::run_dedupe(a),
+            Command::LinkageData(a) => commands::link::run_linkage_data(a),
+            Command::LinkScore(a) => commands::link::run_link_score(a),
             Command::User(c) => commands::user::run_user(c, &file).await,
             Command::Token(c) => commands::user::run_token(c, &file).await,
             Command::Audit(c) => commands::audit::run(c, &file).await,

@@ -9,7 +9,8 @@
 //! The output depends only on [`DemoParams`] and the unit lists: all randomness comes from one
 //! ChaCha8 generator seeded with [`DemoParams::seed`], on a stream numbered by the province so
 //! that provinces generated with the same seed differ (UUIDs included), and nothing iterates a
-//! hash map. Citizen IDs are unique within a population and, by construction, across the
+//! hash map. Module [`noisy`] derives registers and error-laden records from it for record-linkage
+//! tests and benchmarks. Citizen IDs are unique within a population and, by construction, across the
 //! populations of different provinces (see `identity`). Generation runs at well over half a
 //! million persons per second in release builds.
 
@@ -17,6 +18,7 @@ mod geography;
 mod households;
 mod identity;
 mod names;
+pub mod noisy;
 mod pyramid;
 mod sampling;
 #[cfg(test)]

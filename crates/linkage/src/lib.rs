@@ -13,6 +13,7 @@
 
 pub mod blocking;
 pub mod compare;
+pub mod evaluation;
 pub mod model;
 pub mod record;
 pub mod strings;
@@ -39,6 +40,17 @@ pub struct Settings {
     /// Linking: each record is linked to at most one record of the other dataset (greedy, best
     /// probability first).
     pub one_to_one: bool,
+    /// EM training sessions: for each rule, `m` is estimated on the pairs that rule blocks
+    /// together, for the comparisons the rule does not cover (as Splink does); a comparison's
+    /// `m` is the mean over the sessions that estimate it. Training on all candidate pairs at
+    /// once lets EM latch onto whatever structure is most common among them (in a register:
+    /// members of one household, who share surname, commune and phone), not onto "same person".
+    /// Empty: EM on all candidate pairs.
+    pub training: Vec<BlockingRule>,
+    /// Linking: a record's candidates share its odds (at most one of them can be the record's
+    /// person), so two look-alikes for one record both fall to review instead of one being
+    /// linked at random.
+    pub candidates_compete: bool,
     /// Random pairs sampled to estimate `u`.
     pub u_sample_pairs: usize,
     pub seed: u64,
@@ -66,11 +78,14 @@ impl Default for Settings {
             ],
             blocking: vec![
                 BlockingRule::NationalId,
-                BlockingRule::FamilyNameBirthYear,
+                BlockingRule::FullNameBirthYear,
                 BlockingRule::GivenNameDob,
+                BlockingRule::FamilyMiddleDob,
+                BlockingRule::DobCommune,
                 BlockingRule::Phone,
-                BlockingRule::FamilyPrefixCommune,
             ],
+            training: vec![BlockingRule::NationalId, BlockingRule::GivenNameDob],
+            candidates_compete: true,
             link_threshold: 0.99,
             review_threshold: 0.5,
             one_to_one: true,
@@ -98,6 +113,17 @@ impl Settings {
     }
 }
 
+/// Threads for the parallel stages: the machine's parallelism, at most 8.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8)
+}
+
+/// Candidate pairs below this probability neither link nor compete.
+const COMPETITOR_MIN: f64 = 1e-3;
+
 /// Decision for a scored pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchClass {
@@ -113,18 +139,60 @@ pub struct Match {
     pub left_id: String,
     pub right_id: String,
     pub probability: f64,
-    /// log2 Bayes factor including the prior.
+    /// log2 Bayes factor including the prior and `competition`.
     pub score: f64,
+    /// log2 share of the odds left after the record's other candidates took theirs (0 when the
+    /// pair has no rival; see [`Settings::candidates_compete`]).
+    pub competition: f64,
     pub class: MatchClass,
     pub weights: Vec<ComparisonWeight>,
 }
 
+/// Stages of a linkage run, reported to a [`Linker::on_progress`] callback as they start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Normalising the records (count: records).
+    Prepare,
+    /// Finding candidate pairs (count: records).
+    Blocking,
+    /// Estimating `u` from random pairs (count: pairs).
+    EstimateU,
+    /// EM training sessions (count: sessions).
+    Training,
+    /// Comparing candidate pairs (count: pairs).
+    Comparing,
+    /// Scoring and choosing links (count: pairs).
+    Scoring,
+}
+
+impl Stage {
+    /// Position of the stage (1-based) among [`Stage::COUNT`].
+    pub fn number(self) -> u64 {
+        self as u64 + 1
+    }
+
+    pub const COUNT: u64 = 6;
+}
+
+/// Progress callback: the stage starting and how many items it works on.
+pub type ProgressFn = std::sync::Arc<dyn Fn(Stage, u64) + Send + Sync>;
+
 /// Runs linkage and deduplication; keeps the last fitted model for inspection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Linker {
     settings: Settings,
     extra_keys: Vec<String>,
     model: Option<Model>,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Linker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linker")
+            .field("settings", &self.settings)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Term frequencies of exact and folded name values.
@@ -186,6 +254,19 @@ impl Linker {
             settings,
             extra_keys,
             model: None,
+            progress: None,
+        }
+    }
+
+    /// Calls `f` as each [`Stage`] of a run starts.
+    pub fn on_progress(mut self, f: impl Fn(Stage, u64) + Send + Sync + 'static) -> Self {
+        self.progress = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    fn report(&self, stage: Stage, count: usize) {
+        if let Some(f) = &self.progress {
+            f(stage, count as u64);
         }
     }
 
@@ -203,11 +284,28 @@ impl Linker {
             .unwrap_or(0)
     }
 
+    /// Normalises records, on up to `available_parallelism` threads.
     fn prepare(&self, records: &[Record]) -> Vec<Prepared> {
-        records
-            .iter()
-            .map(|r| Prepared::new(r, &self.extra_keys))
-            .collect()
+        let run = |chunk: &[Record]| -> Vec<Prepared> {
+            chunk
+                .iter()
+                .map(|r| Prepared::new(r, &self.extra_keys))
+                .collect()
+        };
+        let threads = worker_threads();
+        if threads < 2 || records.len() < 20_000 {
+            return run(records);
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = records
+                .chunks(records.len().div_ceil(threads))
+                .map(|c| s.spawn(move || run(c)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("preparing thread panicked"))
+                .collect()
+        })
     }
 
     fn comparison_slots(&self) -> Vec<usize> {
@@ -241,10 +339,7 @@ impl Linker {
             }
             out
         };
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8);
+        let threads = worker_threads();
         if threads < 2 || pairs.len() < 20_000 {
             return run(pairs);
         }
@@ -288,26 +383,42 @@ impl Linker {
         b: &[Prepared],
         candidates: &[(u32, u32)],
         same: bool,
+        min_probability: f64,
     ) -> (Vec<Level>, Vec<(usize, f64)>) {
         let mut model = Model::with_priors(self.settings.comparisons.clone());
         model.term_frequency = self.settings.term_frequency;
         let random = self.random_pairs(a.len(), b.len(), same);
+        self.report(Stage::EstimateU, random.len());
         model.estimate_u(&self.patterns(a, b, &random));
+        self.report(Stage::Training, self.settings.training.len());
+        let trained = self.train_by_sessions(&mut model, a, b, same);
+        self.report(Stage::Comparing, candidates.len());
         let patterns = self.patterns(a, b, candidates);
         let pairs_per_match = if same {
             candidates.len() as f64 / a.len().max(1) as f64
         } else {
             candidates.len() as f64 / a.len().min(b.len()).max(1) as f64
         };
-        model.lambda = (1.0 / pairs_per_match.max(1.0)).clamp(1e-6, 0.5);
-        model.lambda_cap = model.lambda;
-        model.estimate_m(
+        let lambda_cap = (1.0 / pairs_per_match.max(1.0)).clamp(1e-6, 0.5);
+        if !trained {
+            model.lambda = lambda_cap;
+            model.lambda_cap = lambda_cap;
+            model.estimate_m(
+                &patterns,
+                self.settings.em_max_iterations,
+                self.settings.em_tolerance,
+            );
+        }
+        model.lambda = lambda_cap;
+        model.lambda_cap = lambda_cap;
+        model.estimate_lambda(
             &patterns,
             self.settings.em_max_iterations,
             self.settings.em_tolerance,
         );
+        self.report(Stage::Scoring, candidates.len());
         let k = model.len();
-        let min_score = (self.settings.review_threshold / (1.0 - self.settings.review_threshold))
+        let min_score = (min_probability / (1.0 - min_probability))
             .max(1e-300)
             .log2();
         let mut kept = Vec::new();
@@ -321,6 +432,75 @@ impl Linker {
         }
         self.model = Some(model);
         (patterns, kept)
+    }
+
+    /// Estimates `m` by the EM sessions of [`Settings::training`]; false when no session had
+    /// pairs to learn from (the caller then trains on all candidates).
+    fn train_by_sessions(
+        &self,
+        model: &mut Model,
+        a: &[Prepared],
+        b: &[Prepared],
+        same: bool,
+    ) -> bool {
+        /// Pairs used per session at most (evenly spaced when there are more).
+        const MAX_SESSION_PAIRS: usize = 500_000;
+        /// Fewer pairs than this teach nothing reliable.
+        const MIN_SESSION_PAIRS: usize = 50;
+        let comparisons = &self.settings.comparisons;
+        let mut sums: Vec<Vec<f64>> = model.m.iter().map(|v| vec![0.0; v.len()]).collect();
+        let mut sessions = vec![0usize; comparisons.len()];
+        for rule in &self.settings.training {
+            let rules = [(rule.clone(), self.slot(rule.extra_key()))];
+            let mut pairs = if same {
+                blocking::dedupe_pairs(a, &rules, self.settings.max_block_pairs)
+            } else {
+                blocking::link_pairs(a, b, &rules, self.settings.max_block_pairs)
+            };
+            if pairs.len() < MIN_SESSION_PAIRS {
+                continue;
+            }
+            if pairs.len() > MAX_SESSION_PAIRS {
+                let step = pairs.len() as f64 / MAX_SESSION_PAIRS as f64;
+                pairs = (0..MAX_SESSION_PAIRS)
+                    .map(|i| pairs[(i as f64 * step) as usize])
+                    .collect();
+            }
+            let covered: Vec<bool> = comparisons.iter().map(|c| rule.covers(c)).collect();
+            let mut levels = self.patterns(a, b, &pairs);
+            for p in levels.chunks_exact_mut(comparisons.len()) {
+                for (l, &cov) in p.iter_mut().zip(&covered) {
+                    if cov {
+                        *l = MISSING;
+                    }
+                }
+            }
+            let mut session = model.clone();
+            session.lambda = 0.5;
+            session.lambda_cap = 1.0;
+            session.estimate_m(
+                &levels,
+                self.settings.em_max_iterations,
+                self.settings.em_tolerance,
+            );
+            for (c, &cov) in covered.iter().enumerate() {
+                if !cov {
+                    for (s, m) in sums[c].iter_mut().zip(&session.m[c]) {
+                        *s += m;
+                    }
+                    sessions[c] += 1;
+                }
+            }
+        }
+        if sessions.iter().all(|&n| n == 0) {
+            return false;
+        }
+        for (c, n) in sessions.into_iter().enumerate() {
+            if n > 0 {
+                model.m[c] = sums[c].iter().map(|s| s / n as f64).collect();
+            }
+        }
+        true
     }
 
     fn to_match(
@@ -338,6 +518,7 @@ impl Linker {
             right_id: b_id.to_string(),
             probability,
             score,
+            competition: 0.0,
             class: if probability >= self.settings.link_threshold {
                 MatchClass::Link
             } else {
@@ -350,22 +531,43 @@ impl Linker {
     /// Links two datasets: pairs with probability ≥ the review threshold, best first, one-to-one
     /// when the settings say so.
     pub fn link(&mut self, left: &[Record], right: &[Record]) -> Vec<Match> {
+        self.report(Stage::Prepare, left.len() + right.len());
         let mut a = self.prepare(left);
         let mut b = self.prepare(right);
         assign_term_frequencies(a.iter_mut().chain(b.iter_mut()).collect());
+        self.report(Stage::Blocking, left.len() + right.len());
         let candidates = blocking::link_pairs(
             &a,
             &b,
             &self.blocking_rules(),
             self.settings.max_block_pairs,
         );
-        let (patterns, mut kept) = self.fit_and_score(&a, &b, &candidates, false);
+        let (patterns, scored) = self.fit_and_score(&a, &b, &candidates, false, COMPETITOR_MIN);
+        // Candidates of one record compete: with at most one true person per record, a pair's
+        // odds are shared with the record's other candidates, P(i) = odds_i / (1 + Σ_j odds_j).
+        let mut rival_odds = vec![0.0f64; b.len()];
+        if self.settings.candidates_compete {
+            for &(n, s) in &scored {
+                rival_odds[candidates[n].1 as usize] += s.exp2();
+            }
+        }
+        let min_score = (self.settings.review_threshold / (1.0 - self.settings.review_threshold))
+            .max(1e-300)
+            .log2();
+        let mut kept: Vec<(usize, f64, f64)> = scored
+            .into_iter()
+            .filter_map(|(n, s)| {
+                let others = (rival_odds[candidates[n].1 as usize] - s.exp2()).max(0.0);
+                let competition = -(1.0 + others).log2();
+                (s + competition >= min_score).then_some((n, s + competition, competition))
+            })
+            .collect();
         kept.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         let k = self.settings.comparisons.len();
         let mut used_left = vec![false; a.len()];
         let mut used_right = vec![false; b.len()];
         let mut out = Vec::new();
-        for (n, score) in kept {
+        for (n, score, competition) in kept {
             let (i, j) = candidates[n];
             let (i, j) = (i as usize, j as usize);
             if self.settings.one_to_one {
@@ -376,18 +578,23 @@ impl Linker {
                 used_right[j] = true;
             }
             let p = &patterns[n * k..(n + 1) * k];
-            out.push(self.to_match(&a[i], &left[i].id, &right[j].id, p, score));
+            let mut m = self.to_match(&a[i], &left[i].id, &right[j].id, p, score);
+            m.competition = competition;
+            out.push(m);
         }
         out
     }
 
     /// Scores pairs within one dataset: all pairs with probability ≥ the review threshold.
     pub fn dedupe_pairs(&mut self, records: &[Record]) -> Vec<Match> {
+        self.report(Stage::Prepare, records.len());
         let mut a = self.prepare(records);
         assign_term_frequencies(a.iter_mut().collect());
+        self.report(Stage::Blocking, records.len());
         let candidates =
             blocking::dedupe_pairs(&a, &self.blocking_rules(), self.settings.max_block_pairs);
-        let (patterns, mut kept) = self.fit_and_score(&a, &a, &candidates, true);
+        let review = self.settings.review_threshold;
+        let (patterns, mut kept) = self.fit_and_score(&a, &a, &candidates, true, review);
         kept.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         let k = self.settings.comparisons.len();
         kept.into_iter()
@@ -530,7 +737,17 @@ mod tests {
             .iter()
             .filter(|m| m.left_id[1..] == m.right_id[1..])
             .count();
-        assert!(correct >= 390, "correct links {correct} of {}", links.len());
+        // The generated names and birth dates repeat with short periods, so some records have a
+        // look-alike (same names and birth date, another surname) and go to review instead.
+        let reviewed = matches
+            .iter()
+            .filter(|m| m.class == MatchClass::Review)
+            .count();
+        assert!(correct >= 350, "correct links {correct} of {}", links.len());
+        assert!(
+            correct + reviewed >= 395,
+            "links {correct}, reviews {reviewed}"
+        );
         assert_eq!(correct, links.len());
         let mut rights: Vec<&str> = matches.iter().map(|m| m.right_id.as_str()).collect();
         rights.sort();

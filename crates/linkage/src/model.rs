@@ -36,6 +36,28 @@ pub struct Model {
     pub term_frequency: bool,
 }
 
+/// Printable fitted parameters ([`Model::summary`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelSummary {
+    pub lambda: f64,
+    pub prior_weight: f64,
+    pub comparisons: Vec<ComparisonSummary>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComparisonSummary {
+    pub comparison: String,
+    pub levels: Vec<LevelSummary>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LevelSummary {
+    pub level: &'static str,
+    pub m: f64,
+    pub u: f64,
+    pub weight: f64,
+}
+
 /// Smallest probability kept, so weights stay finite.
 const FLOOR: f64 = 1e-9;
 
@@ -165,6 +187,34 @@ impl Model {
         iterations
     }
 
+    /// Estimates λ alone by EM on candidate pair patterns, `m` and `u` fixed; λ stays within
+    /// `lambda_cap`.
+    pub fn estimate_lambda(&mut self, patterns: &[Level], max_iterations: usize, tolerance: f64) {
+        let k = self.len();
+        if k == 0 || patterns.is_empty() {
+            return;
+        }
+        let mut grouped: HashMap<&[Level], f64> = HashMap::new();
+        for p in patterns.chunks_exact(k) {
+            *grouped.entry(p).or_default() += 1.0;
+        }
+        let weights: Vec<(f64, f64)> = grouped
+            .into_iter()
+            .map(|(p, n)| (self.pattern_weight(p), n))
+            .collect();
+        let total: f64 = weights.iter().map(|(_, n)| n).sum();
+        for _ in 0..max_iterations {
+            let prior = self.prior_weight();
+            let matches: f64 = weights.iter().map(|(w, n)| posterior(prior + w) * n).sum();
+            let lambda = (matches / total).clamp(1e-9, self.lambda_cap.min(1.0 - 1e-9));
+            let change = (lambda - self.lambda).abs();
+            self.lambda = lambda;
+            if change < tolerance * 1e-3 {
+                break;
+            }
+        }
+    }
+
     /// The average (non-term-frequency) weight of comparison `c` at `level`; 0 when missing.
     pub fn weight(&self, c: usize, level: Level) -> f64 {
         if level == MISSING {
@@ -206,6 +256,34 @@ impl Model {
                 .enumerate()
                 .map(|(c, &l)| self.pair_weight(c, l, a))
                 .sum::<f64>()
+    }
+
+    /// The fitted parameters in a printable form: per comparison and level, `m`, `u` and the
+    /// average weight `log2(m/u)`.
+    pub fn summary(&self) -> ModelSummary {
+        ModelSummary {
+            lambda: self.lambda,
+            prior_weight: self.prior_weight(),
+            comparisons: self
+                .comparisons
+                .iter()
+                .enumerate()
+                .map(|(c, comparison)| ComparisonSummary {
+                    comparison: comparison.name(),
+                    levels: comparison
+                        .level_names()
+                        .iter()
+                        .enumerate()
+                        .map(|(l, name)| LevelSummary {
+                            level: name,
+                            m: self.m[c][l],
+                            u: self.u[c][l],
+                            weight: self.weight(c, l as Level),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
     }
 
     /// Per-comparison weights of a pair with levels `p`.

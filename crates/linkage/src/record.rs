@@ -75,8 +75,11 @@ pub struct NameParts {
 /// Splits a Vietnamese name written "Family Middle… Given": the first word is the family name,
 /// the last the given name, anything between the middle name(s). A single word is taken as the
 /// given name.
+///
+/// Words run together in mixed case ("TôLan Diệp", as typed into a cramped form field) are split
+/// where a lower-case letter is followed by an upper-case one.
 pub fn split_vietnamese_name(full: &str) -> NameParts {
-    let words: Vec<&str> = full.split_whitespace().collect();
+    let words: Vec<&str> = full.split_whitespace().flat_map(split_camel_case).collect();
     match words.as_slice() {
         [] => NameParts::default(),
         [given] => NameParts {
@@ -89,6 +92,22 @@ pub fn split_vietnamese_name(full: &str) -> NameParts {
             given: (*given).to_string(),
         },
     }
+}
+
+/// "TôLan" → ["Tô", "Lan"]; words without an inner lower→upper change are returned whole.
+fn split_camel_case(word: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut prev_lower = false;
+    for (i, c) in word.char_indices() {
+        if c.is_uppercase() && prev_lower {
+            out.push(&word[start..i]);
+            start = i;
+        }
+        prev_lower = c.is_lowercase();
+    }
+    out.push(&word[start..]);
+    out
 }
 
 /// One record to link or deduplicate. All identifying fields are optional; a field missing on
@@ -241,6 +260,8 @@ pub(crate) struct Prepared {
     pub given: Option<NameForms>,
     pub middle: Option<NameForms>,
     pub family: Option<NameForms>,
+    /// Folded family, middle and given names run together without spaces (for blocking).
+    pub compact_name: Option<String>,
     pub dob: Option<PartialDate>,
     pub sex: Option<Sex>,
     pub national_id: Option<String>,
@@ -296,10 +317,22 @@ impl Prepared {
             }
             None => Vec::new(),
         };
+        let given = name(&r.given_name, false);
+        let middle = name(&r.middle_name, false);
+        let family = name(&r.family_name, true);
+        let compact_name = {
+            let parts: String = [&family, &middle, &given]
+                .iter()
+                .filter_map(|n| n.as_ref())
+                .flat_map(|n| n.folded.chars().filter(|c| !c.is_whitespace()))
+                .collect();
+            (!parts.is_empty()).then_some(parts)
+        };
         Prepared {
-            given: name(&r.given_name, false),
-            middle: name(&r.middle_name, false),
-            family: name(&r.family_name, true),
+            given,
+            middle,
+            family,
+            compact_name,
             dob: r.dob,
             sex: r.sex,
             national_id: r.national_id.as_deref().and_then(normalise_id),
@@ -347,6 +380,12 @@ mod tests {
         assert_eq!(p.middle, "Thị Minh");
         assert_eq!(p.given, "Khai");
         assert_eq!(split_vietnamese_name("Lan").given, "Lan");
+        let fused = split_vietnamese_name("TôLan Diệp");
+        assert_eq!(
+            (fused.family.as_str(), fused.middle.as_str()),
+            ("Tô", "Lan")
+        );
+        assert_eq!(split_vietnamese_name("NGUYỄN VĂN AN").family, "NGUYỄN");
         let r = Record::new("1").with_full_name("Huỳnh Văn Bảy");
         assert_eq!(r.family_name.as_deref(), Some("Huỳnh"));
         assert_eq!(r.given_name.as_deref(), Some("Bảy"));
@@ -361,6 +400,7 @@ mod tests {
         let p = Prepared::new(&r, &[]);
         assert_eq!(p.family.as_ref().unwrap().folded, "hoang");
         assert_eq!(p.family.as_ref().unwrap().exact, "huỳnh");
+        assert_eq!(p.compact_name.as_deref(), Some("hoangvanbay"));
         assert_eq!(p.national_id.as_deref(), Some("038095001234"));
         assert_eq!(p.phone.as_deref(), Some("0912345678"));
     }
