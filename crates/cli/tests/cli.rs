@@ -697,3 +697,114 @@ fn link_noisy_records_to_the_register_and_dedupe() {
         clusters.len()
     );
 }
+
+#[test]
+fn import_records_links_them_idempotently_and_rejects_unidentifiable_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let out = phongdich()
+        .args([
+            "demo",
+            "--database",
+            &url,
+            "--persons",
+            "3000",
+            "--seed",
+            "8",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let persons = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let mut q = store::PersonQuery::new(store::PersonScope::Province("12".into()));
+        q.limit = 40;
+        let page = s.list_persons(&q).await.unwrap();
+        s.close().await;
+        page.items
+    });
+    let file = dir.path().join("doses.csv");
+    let mut w = csv::Writer::from_path(&file).unwrap();
+    w.write_record([
+        "record_id",
+        "full_name",
+        "dob",
+        "sex",
+        "national_id",
+        "commune_code",
+        "phone",
+        "vaccine",
+        "lot",
+    ])
+    .unwrap();
+    for (i, p) in persons.iter().enumerate() {
+        w.write_record([
+            format!("V{i}"),
+            domain::name::fold(&p.full_name),
+            p.dob.to_string(),
+            p.sex.as_str().to_string(),
+            p.national_id
+                .as_ref()
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+            p.commune_code.clone(),
+            String::new(),
+            "EU/1/20/1528".into(),
+            "LOT-7".into(),
+        ])
+        .unwrap();
+    }
+    // Nothing to identify the person: rejected with row and column.
+    w.write_record([
+        "V-bad",
+        "",
+        "1990-01-01",
+        "male",
+        "",
+        "",
+        "",
+        "EU/1/20/1528",
+        "",
+    ])
+    .unwrap();
+    w.flush().unwrap();
+    let import = || {
+        let out = phongdich()
+            .args(["import", "records"])
+            .arg(&file)
+            .args(["--kind", "dose", "--source", "TRAM-9", "--database", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = import();
+    assert_eq!(first["inserted"], 40, "{first}");
+    assert_eq!(first["rejected"], 1, "{first}");
+    assert!(first["linked"].as_u64().unwrap() >= 38, "{first}");
+    let errors = std::fs::read_to_string(first["errors_file"].as_str().unwrap()).unwrap();
+    assert!(errors.contains("42,full_name"), "{errors}");
+    assert!(errors.contains("CCCD"), "{errors}");
+    let again = import();
+    assert_eq!(
+        (again["inserted"].clone(), again["duplicates"].clone()),
+        (0.into(), 40.into())
+    );
+    let out = phongdich()
+        .args(["import", "records"])
+        .arg(&file)
+        .args(["--kind", "vaccine", "--source", "X", "--database", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Loại bản ghi"));
+}

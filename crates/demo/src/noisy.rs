@@ -234,6 +234,34 @@ pub fn noisy_linkage_data(params: &NoisyParams, units: &AdminUnits) -> Result<No
     })
 }
 
+/// `n` noisy records of distinct persons drawn from `persons` (for demo data: records as sites
+/// would send them about people who are in the register).
+pub fn noisy_records_of(persons: &[Person], n: usize, seed: u64) -> Vec<NoisyRecord> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0072_6563_6f72_6473);
+    let mut communes: Vec<String> = persons.iter().map(|p| p.commune_code.clone()).collect();
+    communes.sort();
+    communes.dedup();
+    let mut picks: Vec<usize> = (0..persons.len()).collect();
+    let n = n.min(persons.len());
+    for i in 0..n {
+        let j = rng.random_range(i..picks.len());
+        picks.swap(i, j);
+    }
+    picks[..n]
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let (mut row, noise) = corrupt(&persons[i], &communes, &mut rng);
+            row.id = format!("R{:07}", k + 1);
+            NoisyRecord {
+                row,
+                person_id: Some(persons[i].id.to_string()),
+                noise,
+            }
+        })
+        .collect()
+}
+
 /// Adds `n` twins of register children and young adults (born in the last 30 years).
 fn add_twins(register: &mut Vec<Person>, n: usize, population: &[Person], rng: &mut ChaCha8Rng) {
     let mut used: HashSet<String> = population

@@ -109,6 +109,10 @@ pub enum Permission {
     ManageUsers,
     /// Read the audit log.
     ReadAudit,
+    /// Submit batches of records (doses, tests, cases, beneficiaries) to be linked.
+    SubmitRecords,
+    /// Resolve the linkage review queue, merge and unmerge persons of the unit.
+    ReviewLinks,
 }
 
 /// What a route requires of its caller.
@@ -149,6 +153,20 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
                 | Citizen
         ),
         ManageUsers | ReadAudit => role == Admin,
+        SubmitRecords => matches!(
+            role,
+            Admin
+                | ProvinceOfficer
+                | DistrictOfficer
+                | CommuneStaff
+                | VaccinationSite
+                | Lab
+                | TreatmentFacility
+        ),
+        ReviewLinks => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff
+        ),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::record::Prepared;
 
 /// A blocking rule: records sharing the rule's key become candidate pairs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BlockingRule {
     /// Same normalised national / social-security ID.
     NationalId,

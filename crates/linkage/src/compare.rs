@@ -265,7 +265,7 @@ pub fn compare_commune_codes(a: &str, b: &str) -> Level {
 }
 
 /// One comparison of a linkage model: which field, compared how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Comparison {
     GivenName,
     MiddleName,

@@ -183,6 +183,7 @@ pub struct Linker {
     settings: Settings,
     extra_keys: Vec<String>,
     model: Option<Model>,
+    term_frequencies: Option<[TfTable; 3]>,
     progress: Option<ProgressFn>,
 }
 
@@ -196,8 +197,8 @@ impl std::fmt::Debug for Linker {
 }
 
 /// Term frequencies of exact and folded name values.
-#[derive(Default)]
-struct TfTable {
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TfTable {
     exact: HashMap<String, f64>,
     folded: HashMap<String, f64>,
 }
@@ -222,19 +223,36 @@ fn term_frequencies(recs: &[&mut Prepared]) -> [TfTable; 3] {
     tables
 }
 
-fn assign_term_frequencies(mut recs: Vec<&mut Prepared>) {
+fn assign_term_frequencies(recs: Vec<&mut Prepared>) -> [TfTable; 3] {
     let tables = term_frequencies(&recs);
+    apply_term_frequencies(&tables, recs);
+    tables
+}
+
+/// Sets each name part's term frequencies from `tables` (0 = unknown value: average weights).
+fn apply_term_frequencies(tables: &[TfTable; 3], mut recs: Vec<&mut Prepared>) {
     for r in recs.iter_mut() {
         for (t, forms) in [&mut r.given, &mut r.middle, &mut r.family]
             .into_iter()
             .enumerate()
         {
             if let Some(f) = forms {
-                f.tf_exact = tables[t].exact[&f.exact];
-                f.tf_folded = tables[t].folded[&f.folded];
+                f.tf_exact = tables[t].exact.get(&f.exact).copied().unwrap_or(0.0);
+                f.tf_folded = tables[t].folded.get(&f.folded).copied().unwrap_or(0.0);
             }
         }
     }
+}
+
+/// A fitted model with the term frequencies it was fitted with: stored, it links later batches
+/// against the register without refitting ([`Linker::from_trained`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrainedModel {
+    pub model: Model,
+    /// Blocking rules of the run (keys of the persisted index depend on them).
+    pub blocking: Vec<BlockingRule>,
+    /// Term frequencies of given, middle and family names.
+    pub term_frequencies: [TfTable; 3],
 }
 
 impl Linker {
@@ -254,8 +272,98 @@ impl Linker {
             settings,
             extra_keys,
             model: None,
+            term_frequencies: None,
             progress: None,
         }
+    }
+
+    /// A linker that scores with a stored model (for [`Linker::score_candidates`]).
+    pub fn from_trained(mut settings: Settings, trained: TrainedModel) -> Self {
+        settings.comparisons = trained.model.comparisons.clone();
+        settings.blocking = trained.blocking.clone();
+        let mut linker = Linker::new(settings);
+        linker.model = Some(trained.model);
+        linker.term_frequencies = Some(trained.term_frequencies);
+        linker
+    }
+
+    /// The model and term frequencies of the last [`Linker::link`] run, to store.
+    pub fn trained(&self) -> Option<TrainedModel> {
+        Some(TrainedModel {
+            model: self.model.clone()?,
+            blocking: self.settings.blocking.clone(),
+            term_frequencies: self.term_frequencies.clone()?,
+        })
+    }
+
+    /// Keys of `record` for a persisted blocking index: one per blocking rule and key, stable
+    /// across runs and Rust versions (the first 8 bytes of SHA-256 of rule and key). Two
+    /// records are candidates when they share a key.
+    pub fn index_keys(&self, record: &Record) -> Vec<i64> {
+        use sha2::{Digest, Sha256};
+        let p = Prepared::new(record, &self.extra_keys);
+        let mut out = Vec::new();
+        for (rule, slot) in self.blocking_rules() {
+            for key in rule.keys(&p, slot) {
+                let mut h = Sha256::new();
+                h.update(format!("{rule:?}").as_bytes());
+                h.update([0]);
+                h.update(key.as_bytes());
+                let digest = h.finalize();
+                let mut first = [0u8; 8];
+                first.copy_from_slice(&digest[..8]);
+                out.push(i64::from_be_bytes(first));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Scores one record against candidate persons with the stored model (see
+    /// [`Linker::from_trained`]); candidates compete as in [`Linker::link`]. Returns the pairs
+    /// with probability ≥ 0.001, best first (`left_id` = candidate, `right_id` = record); empty
+    /// without a model.
+    pub fn score_candidates(&self, record: &Record, candidates: &[Record]) -> Vec<Match> {
+        let Some(model) = &self.model else {
+            return Vec::new();
+        };
+        let k = model.len();
+        if k == 0 || candidates.is_empty() {
+            return Vec::new();
+        }
+        let mut a = self.prepare(candidates);
+        let b = [Prepared::new(record, &self.extra_keys)];
+        if let Some(t) = &self.term_frequencies {
+            apply_term_frequencies(t, a.iter_mut().collect());
+        }
+        let pairs: Vec<(u32, u32)> = (0..a.len() as u32).map(|i| (i, 0)).collect();
+        let patterns = self.patterns(&a, &b, &pairs);
+        let min_score = (COMPETITOR_MIN / (1.0 - COMPETITOR_MIN)).log2();
+        let scored: Vec<(usize, f64)> = patterns
+            .chunks_exact(k)
+            .enumerate()
+            .map(|(i, p)| (i, model.score(p, &a[i])))
+            .filter(|&(_, s)| s >= min_score)
+            .collect();
+        let total_odds: f64 = if self.settings.candidates_compete {
+            scored.iter().map(|(_, s)| s.exp2()).sum()
+        } else {
+            0.0
+        };
+        let mut out: Vec<Match> = scored
+            .into_iter()
+            .map(|(i, s)| {
+                let others = (total_odds - s.exp2()).max(0.0);
+                let competition = -(1.0 + others).log2();
+                let p = &patterns[i * k..(i + 1) * k];
+                let mut m = self.to_match(&a[i], &candidates[i].id, &record.id, p, s + competition);
+                m.competition = competition;
+                m
+            })
+            .collect();
+        out.sort_by(|x, y| y.score.total_cmp(&x.score));
+        out
     }
 
     /// Calls `f` as each [`Stage`] of a run starts.
@@ -534,7 +642,9 @@ impl Linker {
         self.report(Stage::Prepare, left.len() + right.len());
         let mut a = self.prepare(left);
         let mut b = self.prepare(right);
-        assign_term_frequencies(a.iter_mut().chain(b.iter_mut()).collect());
+        self.term_frequencies = Some(assign_term_frequencies(
+            a.iter_mut().chain(b.iter_mut()).collect(),
+        ));
         self.report(Stage::Blocking, left.len() + right.len());
         let candidates = blocking::link_pairs(
             &a,
@@ -589,7 +699,7 @@ impl Linker {
     pub fn dedupe_pairs(&mut self, records: &[Record]) -> Vec<Match> {
         self.report(Stage::Prepare, records.len());
         let mut a = self.prepare(records);
-        assign_term_frequencies(a.iter_mut().collect());
+        self.term_frequencies = Some(assign_term_frequencies(a.iter_mut().collect()));
         self.report(Stage::Blocking, records.len());
         let candidates =
             blocking::dedupe_pairs(&a, &self.blocking_rules(), self.settings.max_block_pairs);
@@ -760,6 +870,77 @@ mod tests {
             w.iter()
                 .any(|c| c.comparison == "national_id" && c.level_name == "missing")
         );
+    }
+
+    fn row_record(r: &demo::noisy::LinkageRow) -> Record {
+        Record::new(&r.id)
+            .with_full_name(&r.full_name)
+            .with_dob(&r.dob)
+            .with_sex(&r.sex)
+            .with_national_id(&r.national_id)
+            .with_commune(&r.commune_code)
+            .with_phone(&r.phone)
+    }
+
+    #[test]
+    fn a_stored_model_scores_new_records_against_indexed_candidates() {
+        let params = demo::noisy::NoisyParams::new("12", 6_000, 3_000, 9);
+        let data = demo::noisy::noisy_linkage_data(&params, domain::units::AdminUnits::embedded())
+            .unwrap();
+        let left: Vec<Record> = data.register.iter().map(row_record).collect();
+        let right: Vec<Record> = data.records.iter().map(|r| row_record(&r.row)).collect();
+        let mut linker = Linker::new(Settings::default());
+        linker.link(&left, &right[..2_000]);
+        let json = serde_json::to_string(&linker.trained().unwrap()).unwrap();
+        let stored =
+            Linker::from_trained(Settings::default(), serde_json::from_str(&json).unwrap());
+        // Records of a later batch find their person through the persisted keys alone.
+        let keyed: Vec<Vec<i64>> = left.iter().map(|p| stored.index_keys(p)).collect();
+        let (mut right_links, mut wrong_links) = (0, 0);
+        for (r, truth) in right[2_000..].iter().zip(&data.records[2_000..]) {
+            let keys = stored.index_keys(r);
+            assert_eq!(keys, stored.index_keys(r), "keys are stable");
+            let candidates: Vec<Record> = left
+                .iter()
+                .zip(&keyed)
+                .filter(|(_, k)| k.iter().any(|k| keys.contains(k)))
+                .map(|(p, _)| p.clone())
+                .collect();
+            let scored = stored.score_candidates(r, &candidates);
+            match scored.first() {
+                Some(m) if m.class == MatchClass::Link => {
+                    if Some(&m.left_id) == truth.person_id.as_ref() {
+                        right_links += 1;
+                    } else {
+                        wrong_links += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let present = data.records[2_000..]
+            .iter()
+            .filter(|r| r.person_id.is_some())
+            .count();
+        assert!(
+            right_links as f64 >= 0.98 * present as f64,
+            "{right_links} of {present}"
+        );
+        assert!(wrong_links <= 3, "{wrong_links} wrong links");
+        // Two equally good candidates share the odds and fall to review.
+        let person = &left[7];
+        let twin = Record {
+            id: "twin".into(),
+            national_id: None,
+            ..person.clone()
+        };
+        let record = Record {
+            id: "new".into(),
+            national_id: None,
+            ..person.clone()
+        };
+        let both = stored.score_candidates(&record, &[person.clone(), twin]);
+        assert!(both.len() == 2 && both.iter().all(|m| m.class == MatchClass::Review));
     }
 
     #[test]

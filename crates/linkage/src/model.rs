@@ -21,7 +21,7 @@ pub struct ComparisonWeight {
 }
 
 /// A fitted (or prior) Fellegi–Sunter model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     pub comparisons: Vec<Comparison>,
     /// `m[k][level]`.

@@ -42,6 +42,27 @@ struct World {
     inside: Vec<Person>,
     /// A person of Hà Nội (01), outside every scoped user's unit.
     outside: Person,
+    /// An incoming record typed with the first Lai Châu person's pre-2025 commune (inside every
+    /// scoped user's unit) and one typed in Hà Nội (outside).
+    record_inside: Uuid,
+    record_outside: Uuid,
+}
+
+fn source_record(commune: &str, id: &str) -> store::NewSourceRecord {
+    store::NewSourceRecord {
+        id: Uuid::now_v7(),
+        kind: store::RecordKind::Dose,
+        source: "authz".into(),
+        external_id: id.into(),
+        full_name: "Nguyễn Văn Kiểm".into(),
+        dob: "1990-01-01".into(),
+        sex: "male".into(),
+        national_id: String::new(),
+        commune_code: commune.into(),
+        phone: String::new(),
+        payload: serde_json::json!({}),
+        batch_id: Uuid::now_v7(),
+    }
 }
 
 async fn world() -> World {
@@ -53,11 +74,23 @@ async fn world() -> World {
         .await
         .persons
         .remove(0);
+    let inside_record = source_record(
+        inside[0].old_commune_code.as_deref().expect("old code"),
+        "in",
+    );
+    let outside_record = source_record(&outside.commune_code, "out");
+    let (record_inside, record_outside) = (inside_record.id, outside_record.id);
+    db.store
+        .insert_source_records(&[inside_record, outside_record])
+        .await
+        .unwrap();
     let app = TestApp::spawn(db).await;
     World {
         app,
         inside,
         outside,
+        record_inside,
+        record_outside,
     }
 }
 
@@ -203,6 +236,34 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
             "/api/v1/persons?version={version}&unit={unit}&limit=500"
         )),
         ("GET", "/api/v1/persons/{id}") => p(format!("/api/v1/persons/{person}")),
+        ("POST", "/api/v1/records") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({
+                "kind": "dose", "source": "probe",
+                "records": [{"record_id": Uuid::new_v4().to_string(), "full_name": "Lò Văn Thử",
+                             "dob": "1990-05-05", "sex": "male", "commune_code": unit, "lot": "A1"}]
+            })),
+        },
+        ("GET", "/api/v1/records") => p("/api/v1/records?status=unlinked".into()),
+        ("GET", "/api/v1/records/{id}") => p(format!("/api/v1/records/{}", record_for(w, inside))),
+        ("POST", "/api/v1/records/{id}/decision") => Probe {
+            method: m,
+            path: format!("/api/v1/records/{}/decision", record_for(w, inside)),
+            body: Some(serde_json::json!({"decision": "reject"})),
+        },
+        ("GET", "/api/v1/persons/{id}/records") => p(format!("/api/v1/persons/{person}/records")),
+        ("GET", "/api/v1/persons/{id}/merges") => p(format!("/api/v1/persons/{person}/merges")),
+        ("POST", "/api/v1/persons/{id}/merge") => Probe {
+            method: m,
+            path: format!("/api/v1/persons/{person}/merge"),
+            // Merging a person into itself: refused (400) once the scope check has passed.
+            body: Some(serde_json::json!({"duplicate_id": person.to_string()})),
+        },
+        ("POST", "/api/v1/persons/{id}/merges/{merge_id}/undo") => p(format!(
+            "/api/v1/persons/{person}/merges/{}/undo",
+            Uuid::new_v4()
+        )),
         ("GET", "/api/v1/users") => p(spec.path.clone()),
         ("POST", "/api/v1/users") => Probe {
             method: m,
@@ -220,6 +281,14 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
         (method, path) => panic!(
             "route {method} {path} has no authorization probe: add one to crates/server/tests/authz.rs"
         ),
+    }
+}
+
+fn record_for(w: &World, inside: bool) -> Uuid {
+    if inside {
+        w.record_inside
+    } else {
+        w.record_outside
     }
 }
 
@@ -249,7 +318,19 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         }
         "/api/v1/users/{id}/disable" | "/api/v1/users/{id}/enable" => StatusCode::NO_CONTENT,
         "/api/v1/persons" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
-        "/api/v1/persons/{id}" if !inside && role != Role::Admin => StatusCode::NOT_FOUND,
+        "/api/v1/persons/{id}"
+        | "/api/v1/persons/{id}/records"
+        | "/api/v1/persons/{id}/merges"
+        | "/api/v1/persons/{id}/merge"
+        | "/api/v1/records/{id}"
+        | "/api/v1/records/{id}/decision"
+            if !inside && role != Role::Admin =>
+        {
+            StatusCode::NOT_FOUND
+        }
+        "/api/v1/records" if spec.method == Method::POST => StatusCode::CREATED,
+        "/api/v1/persons/{id}/merge" => StatusCode::BAD_REQUEST,
+        "/api/v1/persons/{id}/merges/{merge_id}/undo" => StatusCode::NOT_FOUND,
         _ => StatusCode::OK,
     }
 }
@@ -374,7 +455,8 @@ async fn every_page_route_requires_its_rule() {
         let path = spec
             .path
             .replace("{id}", &w.outside.id.to_string())
-            .replace("{code}", "en");
+            .replace("{code}", "en")
+            .replace("{merge_id}", &Uuid::nil().to_string());
         for c in &callers {
             // Each user lists their own unit.
             let path = match (path.as_str(), &c.unit) {

@@ -9,6 +9,7 @@
 //! runs against both backends.
 
 pub mod error;
+pub mod linking_model;
 pub mod model;
 pub mod postgres;
 mod sql;
@@ -26,6 +27,10 @@ use domain::population::Denominator;
 use domain::{Error, ErrorCode};
 use uuid::Uuid;
 
+pub use linking_model::{
+    LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, RecordKind,
+    SourceRecord, SourceRecordQuery,
+};
 pub use model::{ApiTokenRecord, AuditFilter, Page, PersonQuery, PersonScope, SessionRecord};
 
 /// Result type of the storage layer.
@@ -66,14 +71,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// whole batch with [`ErrorCode::Conflict`].
     async fn insert_persons(&self, persons: &[Person]) -> Result<u64>;
 
+    /// Number of persons of the register, not counting those merged into another.
     async fn count_persons(&self) -> Result<u64>;
 
-    /// One page of persons in a scope, optionally matching a search, ordered by folded name then id.
+    /// One page of persons in a scope, optionally matching a search, ordered by folded name then
+    /// id. Persons merged into another are not listed.
     async fn list_persons(&self, query: &PersonQuery) -> Result<Page<Person>>;
 
+    /// A person by id, also when merged into another (see [`Store::merged_into`]).
     async fn get_person(&self, id: Uuid) -> Result<Option<Person>>;
 
-    /// `(2025 commune, sex, date of birth)` of every person, for denominators.
+    /// The persons with these ids, in any order; unknown ids are ignored. Merged persons are
+    /// returned too.
+    async fn persons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Person>>;
+
+    /// `(2025 commune, sex, date of birth)` of every person not merged into another, for
+    /// denominators.
     async fn person_demographics(&self) -> Result<Vec<(String, Sex, NaiveDate)>>;
 
     /// Replaces all stored denominators by `rows` (computed at `as_of`) in one transaction.
@@ -90,6 +103,89 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         entries: &[domain::register::RegisterEntry],
         audit: &NewAuditEntry,
     ) -> Result<(u64, u64)>;
+
+    // ---- record linkage ---------------------------------------------------------------------
+
+    /// Inserts incoming records in one transaction, as [`LinkStatus::Unlinked`]. A record whose
+    /// `(kind, source, external_id)` is already stored (or earlier in the batch) is skipped, so
+    /// re-importing a file is harmless. Returns the ids actually inserted. A taken `id` with a new
+    /// `(kind, source, external_id)` fails the batch with [`ErrorCode::Conflict`].
+    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>>;
+
+    /// Applies linkage decisions in one transaction, with the audit entry when given: sets status,
+    /// person, probability, decider and decision time (now) of each record and, when a decision
+    /// carries candidates, replaces the record's candidates. If a batch decides a record twice,
+    /// the later decision wins. Fails, writing nothing, with [`ErrorCode::NotFound`] for an
+    /// unknown record, and [`ErrorCode::InvalidInput`] when a person is given for a status other
+    /// than linked or missing for linked, when the person does not exist or has been merged into
+    /// another, or when a probability is not finite.
+    async fn apply_link_decisions(
+        &self,
+        decisions: &[LinkDecision],
+        audit: Option<&NewAuditEntry>,
+    ) -> Result<()>;
+
+    /// A source record and its candidates, most probable first.
+    async fn get_source_record(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SourceRecord, Vec<LinkCandidate>)>>;
+
+    /// One page of source records, oldest first (created_at then id).
+    async fn list_source_records(&self, query: &SourceRecordQuery) -> Result<Page<SourceRecord>>;
+
+    /// Number of source records in each status (every status, zeros included, in the order of
+    /// [`LinkStatus::ALL`]), optionally only those whose commune code as typed is in `communes`.
+    async fn count_source_records_by_status(
+        &self,
+        communes: Option<&[String]>,
+    ) -> Result<Vec<(LinkStatus, u64)>>;
+
+    /// Replaces the blocking keys of each person given (deleting the old ones) and marks those
+    /// persons indexed, in one transaction.
+    async fn replace_blocking_keys(&self, keys: &[(Uuid, Vec<i64>)]) -> Result<()>;
+
+    /// `(key, person)` for every stored blocking key in `keys`, sorted; persons merged into
+    /// another are skipped.
+    async fn persons_with_keys(&self, keys: &[i64]) -> Result<Vec<(i64, Uuid)>>;
+
+    /// Up to `limit` persons (by id) whose blocking keys are missing or stale: never indexed, or
+    /// changed since (register update, undone merge). Merged persons are never returned.
+    async fn unindexed_persons(&self, limit: u32) -> Result<Vec<Person>>;
+
+    /// Stores a fitted linkage model (it becomes the latest).
+    async fn save_linkage_model(&self, model: &serde_json::Value) -> Result<()>;
+
+    /// The most recently saved linkage model and when it was saved.
+    async fn latest_linkage_model(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>>;
+
+    /// Merges the duplicate person `merged` into `kept` in one transaction with its audit entry:
+    /// moves every source record of `merged` to `kept` (recorded in the merge), hides `merged`
+    /// (`merged_into`), drops its blocking keys. Both must exist, differ and not be merged
+    /// already ([`ErrorCode::InvalidInput`] otherwise).
+    async fn merge_persons(
+        &self,
+        kept: Uuid,
+        merged: Uuid,
+        by: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<PersonMerge>;
+
+    /// Undoes a merge in one transaction with its audit entry: moves the recorded source records
+    /// that still point at the kept person back, restores the merged person (to be re-indexed).
+    /// [`ErrorCode::NotFound`] for an unknown merge, [`ErrorCode::InvalidInput`] if already undone.
+    async fn undo_merge(
+        &self,
+        merge_id: Uuid,
+        by: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<PersonMerge>;
+
+    /// Merges where the person was kept or merged, newest first.
+    async fn person_merges(&self, person: Uuid) -> Result<Vec<PersonMerge>>;
+
+    /// The person this one has been merged into, if any (None also for an unknown person).
+    async fn merged_into(&self, person: Uuid) -> Result<Option<Uuid>>;
 
     // ---- identity -------------------------------------------------------------------------
 

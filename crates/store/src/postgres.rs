@@ -16,13 +16,20 @@ use domain::audit::{AuditEntry, NewAuditEntry};
 use domain::auth::User;
 
 use crate::error::{from_sqlx, one_line};
+use crate::linking_model::{
+    LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, SourceRecord,
+    SourceRecordQuery, check_decisions, last_decision_per_record, merge_already_undone,
+    merge_not_found, merge_person_already_merged, merge_person_missing, merge_same_person,
+    parse_json, person_not_linkable, record_not_found, record_province,
+};
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
     user_from_columns,
 };
 use crate::sql::{
-    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page, push_audit_where,
-    push_person_page, push_person_where,
+    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, distinct, push_audit_page,
+    push_audit_where, push_in, push_person_page, push_person_where, push_source_record_page,
+    push_source_record_where, source_record_from_row, status_counts,
 };
 use crate::sqlite::{audit_from_columns, chained_entry, denominator_from_columns};
 use crate::{Backend, DatabaseUrl, Result, Store};
@@ -123,6 +130,43 @@ fn person_from_row(r: &PgRow) -> Result<Person> {
 /// Rows per `INSERT … SELECT FROM UNNEST(…)` statement.
 const INSERT_CHUNK: usize = 5000;
 
+/// Source record columns, in the form [`source_record_row`] reads.
+const SOURCE_RECORD_COLUMNS: &str = "id, kind, source, external_id, full_name, dob, sex, \
+     national_id, commune_code, phone, payload::text AS payload, batch_id, status, person_id, \
+     probability, decided_by, decided_at, created_at";
+
+/// Person merge columns, in the form [`merge_from_row`] reads.
+const MERGE_COLUMNS: &str =
+    "id, kept, merged, merged_by, merged_at, undone_by, undone_at, moved_records";
+
+/// Ids per `= ANY($1)` array.
+const ANY_CHUNK: usize = 10_000;
+
+/// Blocking key pairs per `UNNEST` insert.
+const KEY_CHUNK: usize = 50_000;
+
+fn source_record_row(r: &PgRow) -> Result<SourceRecord> {
+    source_record_from_row(
+        r,
+        r.try_get("id").map_err(from_sqlx)?,
+        r.try_get("batch_id").map_err(from_sqlx)?,
+        r.try_get("person_id").map_err(from_sqlx)?,
+    )
+}
+
+fn merge_from_row(r: &PgRow) -> Result<PersonMerge> {
+    Ok(PersonMerge {
+        id: r.try_get("id").map_err(from_sqlx)?,
+        kept: r.try_get("kept").map_err(from_sqlx)?,
+        merged: r.try_get("merged").map_err(from_sqlx)?,
+        merged_by: r.try_get("merged_by").map_err(from_sqlx)?,
+        merged_at: r.try_get("merged_at").map_err(from_sqlx)?,
+        undone_by: r.try_get("undone_by").map_err(from_sqlx)?,
+        undone_at: r.try_get("undone_at").map_err(from_sqlx)?,
+        moved_records: r.try_get("moved_records").map_err(from_sqlx)?,
+    })
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -203,7 +247,7 @@ impl Store for PgStore {
     }
 
     async fn count_persons(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE merged_into IS NULL")
             .fetch_one(&self.pool)
             .await
             .map_err(from_sqlx)?;
@@ -233,7 +277,7 @@ impl Store for PgStore {
 
     async fn person_demographics(&self) -> Result<Vec<(String, Sex, NaiveDate)>> {
         let rows: Vec<(String, String, NaiveDate)> =
-            sqlx::query_as("SELECT commune_code, sex, dob FROM persons")
+            sqlx::query_as("SELECT commune_code, sex, dob FROM persons WHERE merged_into IS NULL")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(from_sqlx)?;
@@ -357,7 +401,7 @@ impl Store for PgStore {
                  dob = $8, sex = $9, national_id = COALESCE($10, national_id), \
                  phone = COALESCE($11, phone), external_id = COALESCE($12, external_id), \
                  national_id_inconsistent = CASE WHEN $10 IS NULL \
-                 THEN national_id_inconsistent ELSE $13 END WHERE id = $1"
+                 THEN national_id_inconsistent ELSE $13 END, link_indexed = false WHERE id = $1"
             } else {
                 "INSERT INTO persons (id, province_code, commune_code, old_commune_code, \
                  household_id, full_name, name_folded, dob, sex, national_id, phone, \
@@ -391,6 +435,480 @@ impl Store for PgStore {
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok((inserted, updated))
+    }
+
+    async fn persons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Person>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in distinct(ids).chunks(ANY_CHUNK) {
+            let rows = sqlx::query(&format!(
+                "SELECT {PERSON_COLUMNS} FROM persons WHERE id = ANY($1)"
+            ))
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+            for r in &rows {
+                out.push(person_from_row(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = micros(Utc::now());
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in records.chunks(INSERT_CHUNK) {
+            let text = |f: fn(&NewSourceRecord) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "INSERT INTO source_records (province_code, id, kind, source, external_id, \
+                 full_name, dob, sex, national_id, commune_code, phone, payload, batch_id, \
+                 created_at) \
+                 SELECT pr, i, k, s, e, f, d, x, n, c, ph, pl::jsonb, b, $14 FROM UNNEST(\
+                 $1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                 $13::uuid[]) AS t(pr, i, k, s, e, f, d, x, n, c, ph, pl, b) \
+                 ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id",
+            )
+            .bind(text(|r| record_province(&r.commune_code)))
+            .bind(chunk.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(text(|r| r.kind.as_str().to_string()))
+            .bind(text(|r| r.source.clone()))
+            .bind(text(|r| r.external_id.clone()))
+            .bind(text(|r| r.full_name.clone()))
+            .bind(text(|r| r.dob.clone()))
+            .bind(text(|r| r.sex.clone()))
+            .bind(text(|r| r.national_id.clone()))
+            .bind(text(|r| r.commune_code.clone()))
+            .bind(text(|r| r.phone.clone()))
+            .bind(text(|r| r.payload.to_string()))
+            .bind(chunk.iter().map(|r| r.batch_id).collect::<Vec<_>>())
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            inserted.extend(ids);
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(records
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| inserted.contains(id))
+            .collect())
+    }
+
+    async fn apply_link_decisions(
+        &self,
+        decisions: &[LinkDecision],
+        audit: Option<&NewAuditEntry>,
+    ) -> Result<()> {
+        check_decisions(decisions)?;
+        let decisions = last_decision_per_record(decisions);
+        let now = micros(Utc::now());
+        let mut tx = match audit {
+            Some(_) => self.begin_audited().await?,
+            None => self.pool.begin().await.map_err(from_sqlx)?,
+        };
+        // The persons named must exist and not be merged; KEY SHARE locks keep a concurrent merge
+        // (which locks them FOR UPDATE) from slipping in before this commits.
+        let persons = distinct(
+            &decisions
+                .iter()
+                .filter_map(|d| d.person_id)
+                .collect::<Vec<_>>(),
+        );
+        let mut found = std::collections::HashMap::with_capacity(persons.len());
+        for chunk in persons.chunks(ANY_CHUNK) {
+            let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+                "SELECT id, merged_into FROM persons WHERE id = ANY($1) FOR KEY SHARE",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            found.extend(rows);
+        }
+        for p in &persons {
+            match found.get(p) {
+                None => return Err(person_not_linkable(*p, None)),
+                Some(Some(into)) => return Err(person_not_linkable(*p, Some(*into))),
+                Some(None) => {}
+            }
+        }
+        for chunk in decisions.chunks(INSERT_CHUNK) {
+            let updated: Vec<Uuid> = sqlx::query_scalar(
+                "UPDATE source_records s SET status = t.status, person_id = t.person_id, \
+                 probability = t.probability, decided_by = t.decided_by, decided_at = $6 \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::float8[], $5::text[]) \
+                 AS t(id, status, person_id, probability, decided_by) \
+                 WHERE s.id = t.id RETURNING s.id",
+            )
+            .bind(chunk.iter().map(|d| d.record_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|d| d.status.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|d| d.person_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|d| d.probability).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|d| d.decided_by.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            if updated.len() < chunk.len() {
+                let updated: std::collections::HashSet<Uuid> = updated.into_iter().collect();
+                if let Some(missing) = chunk.iter().find(|d| !updated.contains(&d.record_id)) {
+                    return Err(record_not_found(missing.record_id));
+                }
+            }
+        }
+        let replaced: Vec<&LinkDecision> = decisions
+            .iter()
+            .copied()
+            .filter(|d| d.candidates.is_some())
+            .collect();
+        for chunk in replaced.chunks(ANY_CHUNK) {
+            sqlx::query("DELETE FROM link_candidates WHERE record_id = ANY($1)")
+                .bind(chunk.iter().map(|d| d.record_id).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        let candidates: Vec<&LinkCandidate> = replaced
+            .iter()
+            .flat_map(|d| d.candidates.iter().flatten())
+            .collect();
+        for chunk in candidates.chunks(INSERT_CHUNK) {
+            sqlx::query(
+                "INSERT INTO link_candidates (record_id, person_id, probability, explanation) \
+                 SELECT r, p, pr, e::jsonb FROM UNNEST($1::uuid[], $2::uuid[], $3::float8[], \
+                 $4::text[]) AS t(r, p, pr, e)",
+            )
+            .bind(chunk.iter().map(|c| c.record_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|c| c.person_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|c| c.probability).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|c| c.explanation.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        }
+        if let Some(audit) = audit {
+            append_in_tx(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn get_source_record(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SourceRecord, Vec<LinkCandidate>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SOURCE_RECORD_COLUMNS} FROM source_records WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = source_record_row(&row)?;
+        let rows: Vec<(Uuid, Uuid, f64, String)> = sqlx::query_as(
+            "SELECT record_id, person_id, probability, explanation::text FROM link_candidates \
+             WHERE record_id = $1 ORDER BY probability DESC, person_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        let candidates = rows
+            .into_iter()
+            .map(|(record_id, person_id, probability, e)| {
+                Ok(LinkCandidate {
+                    record_id,
+                    person_id,
+                    probability,
+                    explanation: parse_json(&e, "explanation")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some((record, candidates)))
+    }
+
+    async fn list_source_records(&self, q: &SourceRecordQuery) -> Result<Page<SourceRecord>> {
+        let uuid = |u: Uuid| u;
+        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM source_records");
+        push_source_record_where(&mut count, q, uuid);
+        let mut list = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {SOURCE_RECORD_COLUMNS} FROM source_records"
+        ));
+        push_source_record_where(&mut list, q, uuid);
+        push_source_record_page(&mut list, q);
+        self.fetch_page(count, list, source_record_row).await
+    }
+
+    async fn count_source_records_by_status(
+        &self,
+        communes: Option<&[String]>,
+    ) -> Result<Vec<(LinkStatus, u64)>> {
+        let mut qb =
+            QueryBuilder::<Postgres>::new("SELECT status, COUNT(*) FROM source_records WHERE 1=1");
+        if let Some(c) = communes {
+            push_in(&mut qb, "commune_code", c);
+        }
+        qb.push(" GROUP BY status");
+        let rows: Vec<(String, i64)> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        status_counts(rows)
+    }
+
+    async fn replace_blocking_keys(&self, keys: &[(Uuid, Vec<i64>)]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let persons: Vec<Uuid> = distinct(&keys.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+        for chunk in persons.chunks(ANY_CHUNK) {
+            sqlx::query("DELETE FROM person_blocking_keys WHERE person_id = ANY($1)")
+                .bind(chunk)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            sqlx::query("UPDATE persons SET link_indexed = true WHERE id = ANY($1)")
+                .bind(chunk)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        let (ks, ps): (Vec<i64>, Vec<Uuid>) = keys
+            .iter()
+            .flat_map(|(p, ks)| ks.iter().map(move |k| (*k, *p)))
+            .unzip();
+        for (k, p) in ks.chunks(KEY_CHUNK).zip(ps.chunks(KEY_CHUNK)) {
+            sqlx::query(
+                "INSERT INTO person_blocking_keys (key, person_id) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::uuid[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(k)
+            .bind(p)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn persons_with_keys(&self, keys: &[i64]) -> Result<Vec<(i64, Uuid)>> {
+        let mut out = Vec::new();
+        for chunk in distinct(keys).chunks(ANY_CHUNK) {
+            let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+                "SELECT k.key, k.person_id FROM person_blocking_keys k \
+                 JOIN persons p ON p.id = k.person_id \
+                 WHERE p.merged_into IS NULL AND k.key = ANY($1)",
+            )
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+            out.extend(rows);
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    async fn unindexed_persons(&self, limit: u32) -> Result<Vec<Person>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PERSON_COLUMNS} FROM persons \
+             WHERE NOT link_indexed AND merged_into IS NULL ORDER BY id LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    async fn save_linkage_model(&self, model: &serde_json::Value) -> Result<()> {
+        sqlx::query("INSERT INTO linkage_models (created_at, model) VALUES ($1, $2::jsonb)")
+            .bind(micros(Utc::now()))
+            .bind(model.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn latest_linkage_model(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>> {
+        let row: Option<(DateTime<Utc>, String)> = sqlx::query_as(
+            "SELECT created_at, model::text FROM linkage_models ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.map(|(at, m)| Ok((at, parse_json(&m, "model")?)))
+            .transpose()
+    }
+
+    async fn merge_persons(
+        &self,
+        kept: Uuid,
+        merged: Uuid,
+        by: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<PersonMerge> {
+        if kept == merged {
+            return Err(merge_same_person(kept));
+        }
+        let mut tx = self.begin_audited().await?;
+        let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+            "SELECT id, merged_into FROM persons WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind([kept, merged])
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        for id in [kept, merged] {
+            match rows.iter().find(|(p, _)| *p == id) {
+                None => return Err(merge_person_missing(id)),
+                Some((_, Some(into))) => return Err(merge_person_already_merged(id, *into)),
+                Some((_, None)) => {}
+            }
+        }
+        let mut moved_records: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE source_records SET person_id = $1 WHERE person_id = $2 RETURNING id",
+        )
+        .bind(kept)
+        .bind(merged)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        moved_records.sort_unstable();
+        sqlx::query("UPDATE persons SET merged_into = $1 WHERE id = $2")
+            .bind(kept)
+            .bind(merged)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::query("DELETE FROM person_blocking_keys WHERE person_id = $1")
+            .bind(merged)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let merge = PersonMerge {
+            id: Uuid::now_v7(),
+            kept,
+            merged,
+            merged_by: by.to_string(),
+            merged_at: micros(Utc::now()),
+            undone_by: None,
+            undone_at: None,
+            moved_records,
+        };
+        sqlx::query(
+            "INSERT INTO person_merges (id, kept, merged, merged_by, merged_at, moved_records) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(merge.id)
+        .bind(kept)
+        .bind(merged)
+        .bind(by)
+        .bind(merge.merged_at)
+        .bind(&merge.moved_records)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(merge)
+    }
+
+    async fn undo_merge(
+        &self,
+        merge_id: Uuid,
+        by: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<PersonMerge> {
+        let mut tx = self.begin_audited().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {MERGE_COLUMNS} FROM person_merges WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(merge_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let mut merge = match row {
+            None => return Err(merge_not_found(merge_id)),
+            Some(r) => merge_from_row(&r)?,
+        };
+        if merge.undone_at.is_some() {
+            return Err(merge_already_undone(merge_id));
+        }
+        sqlx::query("SELECT id FROM persons WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind([merge.kept, merge.merged])
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::query(
+            "UPDATE source_records SET person_id = $1 WHERE person_id = $2 AND id = ANY($3)",
+        )
+        .bind(merge.merged)
+        .bind(merge.kept)
+        .bind(&merge.moved_records)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query("UPDATE persons SET merged_into = NULL, link_indexed = false WHERE id = $1")
+            .bind(merge.merged)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        merge.undone_by = Some(by.to_string());
+        merge.undone_at = Some(micros(Utc::now()));
+        sqlx::query("UPDATE person_merges SET undone_by = $2, undone_at = $3 WHERE id = $1")
+            .bind(merge_id)
+            .bind(by)
+            .bind(merge.undone_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(merge)
+    }
+
+    async fn person_merges(&self, person: Uuid) -> Result<Vec<PersonMerge>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MERGE_COLUMNS} FROM person_merges WHERE kept = $1 OR merged = $1 \
+             ORDER BY merged_at DESC, id DESC"
+        ))
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.iter().map(merge_from_row).collect()
+    }
+
+    async fn merged_into(&self, person: Uuid) -> Result<Option<Uuid>> {
+        let row: Option<(Option<Uuid>,)> =
+            sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")
+                .bind(person)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(row.and_then(|(m,)| m))
     }
 
     async fn create_user(

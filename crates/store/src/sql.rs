@@ -1,7 +1,14 @@
 //! SQL fragments shared by both backends (both accept `$n` placeholders via `QueryBuilder`).
 
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use chrono::{DateTime, Utc};
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
+use uuid::Uuid;
 
+use crate::error::from_sqlx;
+use crate::linking_model::{
+    LinkStatus, NewSourceRecord, RecordKind, SourceRecord, SourceRecordQuery, parse_json,
+    parse_stored,
+};
 use crate::model::{PersonQuery, PersonScope, TextFilter};
 
 /// Columns selected for a [`domain::person::Person`], in the order the row mappers expect.
@@ -14,7 +21,8 @@ where
     DB: Database,
     String: Encode<'args, DB> + Type<DB>,
 {
-    qb.push(" WHERE 1=1");
+    // Persons merged into another are duplicates kept only for history.
+    qb.push(" WHERE merged_into IS NULL");
     push_scope(qb, &q.scope);
     if let Some(within) = &q.within {
         push_scope(qb, within);
@@ -130,4 +138,123 @@ pub(crate) fn push_audit_page<'args, DB>(
         .push_bind(i64::from(f.limit.clamp(1, 500)))
         .push(" OFFSET ")
         .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
+}
+
+/// Appends ` WHERE …` for a source record query; `uuid` turns an id into the backend's bind type
+/// (text on SQLite, `uuid` on PostgreSQL).
+pub(crate) fn push_source_record_where<'args, DB, U>(
+    qb: &mut QueryBuilder<'args, DB>,
+    q: &SourceRecordQuery,
+    uuid: fn(Uuid) -> U,
+) where
+    DB: Database,
+    String: Encode<'args, DB> + Type<DB>,
+    U: Encode<'args, DB> + Type<DB> + 'args,
+{
+    qb.push(" WHERE 1=1");
+    if let Some(status) = q.status {
+        qb.push(" AND status = ")
+            .push_bind(status.as_str().to_string());
+    }
+    if let Some(kind) = q.kind {
+        qb.push(" AND kind = ").push_bind(kind.as_str().to_string());
+    }
+    if let Some(person) = q.person_id {
+        qb.push(" AND person_id = ").push_bind(uuid(person));
+    }
+    if let Some(communes) = &q.communes {
+        push_in(qb, "commune_code", communes);
+    }
+}
+
+/// Appends ` AND column IN (…)`, or a condition matching nothing for an empty list.
+pub(crate) fn push_in<'args, DB>(qb: &mut QueryBuilder<'args, DB>, column: &str, values: &[String])
+where
+    DB: Database,
+    String: Encode<'args, DB> + Type<DB>,
+{
+    if values.is_empty() {
+        qb.push(" AND 1=0");
+        return;
+    }
+    qb.push(format_args!(" AND {column} IN ("));
+    let mut sep = qb.separated(", ");
+    for v in values {
+        sep.push_bind(v.clone());
+    }
+    qb.push(")");
+}
+
+/// Oldest first (the review queue), paged.
+pub(crate) fn push_source_record_page<'args, DB>(
+    qb: &mut QueryBuilder<'args, DB>,
+    q: &SourceRecordQuery,
+) where
+    DB: Database,
+    i64: Encode<'args, DB> + Type<DB>,
+{
+    qb.push(" ORDER BY created_at, id LIMIT ")
+        .push_bind(i64::from(q.limit.clamp(1, SourceRecordQuery::MAX_LIMIT)))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(q.offset).unwrap_or(i64::MAX));
+}
+
+/// Builds a [`SourceRecord`] from a row selecting the source record columns; the ids are read by
+/// the caller (their stored types differ between backends) and `payload` must be JSON text.
+pub(crate) fn source_record_from_row<'r, R>(
+    r: &'r R,
+    id: Uuid,
+    batch_id: Uuid,
+    person_id: Option<Uuid>,
+) -> crate::Result<SourceRecord>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<f64>: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let text = |c: &str| r.try_get::<String, _>(c).map_err(from_sqlx);
+    Ok(SourceRecord {
+        record: NewSourceRecord {
+            id,
+            kind: parse_stored(&text("kind")?, RecordKind::parse, "kind")?,
+            source: text("source")?,
+            external_id: text("external_id")?,
+            full_name: text("full_name")?,
+            dob: text("dob")?,
+            sex: text("sex")?,
+            national_id: text("national_id")?,
+            commune_code: text("commune_code")?,
+            phone: text("phone")?,
+            payload: parse_json(&text("payload")?, "payload")?,
+            batch_id,
+        },
+        status: parse_stored(&text("status")?, LinkStatus::parse, "status")?,
+        person_id,
+        probability: r.try_get("probability").map_err(from_sqlx)?,
+        decided_by: r.try_get("decided_by").map_err(from_sqlx)?,
+        decided_at: r.try_get("decided_at").map_err(from_sqlx)?,
+        created_at: r.try_get("created_at").map_err(from_sqlx)?,
+    })
+}
+
+/// Every status with its count (zeros included), in the order of [`LinkStatus::ALL`].
+pub(crate) fn status_counts(rows: Vec<(String, i64)>) -> crate::Result<Vec<(LinkStatus, u64)>> {
+    let mut counts: Vec<(LinkStatus, u64)> = LinkStatus::ALL.iter().map(|s| (*s, 0)).collect();
+    for (status, n) in rows {
+        let status = parse_stored(&status, LinkStatus::parse, "status")?;
+        if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
+            slot.1 = n.max(0) as u64;
+        }
+    }
+    Ok(counts)
+}
+
+/// The distinct values of a list, first occurrence first.
+pub(crate) fn distinct<T: Copy + Eq + std::hash::Hash>(values: &[T]) -> Vec<T> {
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values.iter().copied().filter(|v| seen.insert(*v)).collect()
 }

@@ -16,13 +16,20 @@ use domain::audit::{AuditEntry, NewAuditEntry};
 use domain::auth::User;
 
 use crate::error::{from_sqlx, one_line};
+use crate::linking_model::{
+    LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, SourceRecord,
+    SourceRecordQuery, check_decisions, last_decision_per_record, merge_already_undone,
+    merge_not_found, merge_person_already_merged, merge_person_missing, merge_same_person,
+    parse_json, person_not_linkable, record_not_found,
+};
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
     user_from_columns,
 };
 use crate::sql::{
-    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, push_audit_page, push_audit_where,
-    push_person_page, push_person_where,
+    AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, distinct, push_audit_page,
+    push_audit_where, push_in, push_person_page, push_person_where, push_source_record_page,
+    push_source_record_where, source_record_from_row, status_counts,
 };
 use crate::{Backend, Result, Store};
 
@@ -131,6 +138,49 @@ fn person_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Person> {
     )
 }
 
+/// Source record columns, in the form [`source_record_row`] reads.
+const SOURCE_RECORD_COLUMNS: &str = "id, kind, source, external_id, full_name, dob, sex, \
+     national_id, commune_code, phone, payload, batch_id, status, person_id, probability, \
+     decided_by, decided_at, created_at";
+
+/// Person merge columns, in the form [`merge_from_row`] reads.
+const MERGE_COLUMNS: &str =
+    "id, kept, merged, merged_by, merged_at, undone_by, undone_at, moved_records";
+
+/// Blocking key pairs per multi-row `INSERT` (two parameters each).
+const KEY_CHUNK: usize = 10_000;
+
+fn source_record_row(r: &sqlx::sqlite::SqliteRow) -> Result<SourceRecord> {
+    let uuid =
+        |c: &str| -> Result<Uuid> { parse_uuid(&r.try_get::<String, _>(c).map_err(from_sqlx)?) };
+    let person: Option<String> = r.try_get("person_id").map_err(from_sqlx)?;
+    source_record_from_row(
+        r,
+        uuid("id")?,
+        uuid("batch_id")?,
+        person.as_deref().map(parse_uuid).transpose()?,
+    )
+}
+
+fn merge_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<PersonMerge> {
+    let uuid =
+        |c: &str| -> Result<Uuid> { parse_uuid(&r.try_get::<String, _>(c).map_err(from_sqlx)?) };
+    let moved: String = r.try_get("moved_records").map_err(from_sqlx)?;
+    Ok(PersonMerge {
+        id: uuid("id")?,
+        kept: uuid("kept")?,
+        merged: uuid("merged")?,
+        merged_by: r.try_get("merged_by").map_err(from_sqlx)?,
+        merged_at: r.try_get("merged_at").map_err(from_sqlx)?,
+        undone_by: r.try_get("undone_by").map_err(from_sqlx)?,
+        undone_at: r.try_get("undone_at").map_err(from_sqlx)?,
+        moved_records: serde_json::from_str(&moved).map_err(|e| {
+            tracing::error!(error = %e, "corrupt moved_records in sqlite");
+            domain::Error::internal()
+        })?,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -235,7 +285,7 @@ impl Store for SqliteStore {
     }
 
     async fn count_persons(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE merged_into IS NULL")
             .fetch_one(&self.pool)
             .await
             .map_err(from_sqlx)?;
@@ -264,7 +314,7 @@ impl Store for SqliteStore {
 
     async fn person_demographics(&self) -> Result<Vec<(String, Sex, NaiveDate)>> {
         let rows: Vec<(String, String, NaiveDate)> =
-            sqlx::query_as("SELECT commune_code, sex, dob FROM persons")
+            sqlx::query_as("SELECT commune_code, sex, dob FROM persons WHERE merged_into IS NULL")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(from_sqlx)?;
@@ -371,7 +421,7 @@ impl Store for SqliteStore {
                  dob = $8, sex = $9, national_id = COALESCE($10, national_id), \
                  phone = COALESCE($11, phone), external_id = COALESCE($12, external_id), \
                  national_id_inconsistent = CASE WHEN $10 IS NULL \
-                 THEN national_id_inconsistent ELSE $13 END WHERE id = $1"
+                 THEN national_id_inconsistent ELSE $13 END, link_indexed = 0 WHERE id = $1"
             } else {
                 "INSERT INTO persons (id, province_code, commune_code, old_commune_code, \
                  household_id, full_name, name_folded, dob, sex, national_id, phone, \
@@ -407,6 +457,473 @@ impl Store for SqliteStore {
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok((inserted, updated))
+    }
+
+    async fn persons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Person>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in distinct(ids).chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {PERSON_COLUMNS} FROM persons WHERE 1=1"
+            ));
+            let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            push_in(&mut qb, "id", &chunk);
+            let rows = qb.build().fetch_all(&self.pool).await.map_err(from_sqlx)?;
+            for r in &rows {
+                out.push(person_from_row(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = micros(Utc::now());
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in records.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO source_records (id, kind, source, external_id, full_name, dob, sex, \
+                 national_id, commune_code, phone, payload, batch_id, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(r.kind.as_str())
+                    .push_bind(&r.source)
+                    .push_bind(&r.external_id)
+                    .push_bind(&r.full_name)
+                    .push_bind(&r.dob)
+                    .push_bind(&r.sex)
+                    .push_bind(&r.national_id)
+                    .push_bind(&r.commune_code)
+                    .push_bind(&r.phone)
+                    .push_bind(r.payload.to_string())
+                    .push_bind(r.batch_id.to_string())
+                    .push_bind(now);
+            });
+            qb.push(" ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id");
+            let ids: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            for id in ids {
+                inserted.insert(parse_uuid(&id)?);
+            }
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(records
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| inserted.contains(id))
+            .collect())
+    }
+
+    async fn apply_link_decisions(
+        &self,
+        decisions: &[LinkDecision],
+        audit: Option<&NewAuditEntry>,
+    ) -> Result<()> {
+        check_decisions(decisions)?;
+        let decisions = last_decision_per_record(decisions);
+        let now = micros(Utc::now());
+        let mut tx = self.begin_audited().await?;
+        // Persons first, records second: the same error as on PostgreSQL for a bad batch.
+        let persons = distinct(
+            &decisions
+                .iter()
+                .filter_map(|d| d.person_id)
+                .collect::<Vec<_>>(),
+        );
+        for p in persons {
+            let row: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")
+                    .bind(p.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+            match row {
+                None => return Err(person_not_linkable(p, None)),
+                Some((Some(into),)) => {
+                    return Err(person_not_linkable(p, Some(parse_uuid(&into)?)));
+                }
+                Some((None,)) => {}
+            }
+        }
+        // One UPDATE … FROM (VALUES …) per chunk (as PostgreSQL's UPDATE … FROM UNNEST).
+        for chunk in decisions.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE source_records AS s SET status = t.column2, person_id = t.column3, \
+                 probability = t.column4, decided_by = t.column5, decided_at = ",
+            );
+            qb.push_bind(now).push(" FROM (");
+            qb.push_values(chunk, |mut b, d| {
+                b.push_bind(d.record_id.to_string())
+                    .push_bind(d.status.as_str())
+                    .push_bind(d.person_id.map(|p| p.to_string()))
+                    .push_bind(d.probability)
+                    .push_bind(d.decided_by.as_str());
+            });
+            qb.push(") AS t WHERE s.id = t.column1 RETURNING id");
+            let updated: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            if updated.len() < chunk.len() {
+                let updated: std::collections::HashSet<String> = updated.into_iter().collect();
+                if let Some(missing) = chunk
+                    .iter()
+                    .find(|d| !updated.contains(&d.record_id.to_string()))
+                {
+                    return Err(record_not_found(missing.record_id));
+                }
+            }
+        }
+        let replaced: Vec<String> = decisions
+            .iter()
+            .filter(|d| d.candidates.is_some())
+            .map(|d| d.record_id.to_string())
+            .collect();
+        for chunk in replaced.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM link_candidates WHERE 1=1");
+            push_in(&mut qb, "record_id", chunk);
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        let candidates: Vec<&LinkCandidate> = decisions
+            .iter()
+            .flat_map(|d| d.candidates.iter().flatten())
+            .collect();
+        for chunk in candidates.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO link_candidates (record_id, person_id, probability, explanation) ",
+            );
+            qb.push_values(chunk, |mut b, c| {
+                b.push_bind(c.record_id.to_string())
+                    .push_bind(c.person_id.to_string())
+                    .push_bind(c.probability)
+                    .push_bind(c.explanation.to_string());
+            });
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        if let Some(audit) = audit {
+            append_in_tx(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn get_source_record(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SourceRecord, Vec<LinkCandidate>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SOURCE_RECORD_COLUMNS} FROM source_records WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = source_record_row(&row)?;
+        let rows: Vec<(String, String, f64, String)> = sqlx::query_as(
+            "SELECT record_id, person_id, probability, explanation FROM link_candidates \
+             WHERE record_id = $1 ORDER BY probability DESC, person_id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        let candidates = rows
+            .into_iter()
+            .map(|(r, p, probability, e)| {
+                Ok(LinkCandidate {
+                    record_id: parse_uuid(&r)?,
+                    person_id: parse_uuid(&p)?,
+                    probability,
+                    explanation: parse_json(&e, "explanation")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some((record, candidates)))
+    }
+
+    async fn list_source_records(&self, q: &SourceRecordQuery) -> Result<Page<SourceRecord>> {
+        let uuid = |u: Uuid| u.to_string();
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM source_records");
+        push_source_record_where(&mut count, q, uuid);
+        let mut list = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {SOURCE_RECORD_COLUMNS} FROM source_records"
+        ));
+        push_source_record_where(&mut list, q, uuid);
+        push_source_record_page(&mut list, q);
+        self.fetch_page(count, list, source_record_row).await
+    }
+
+    async fn count_source_records_by_status(
+        &self,
+        communes: Option<&[String]>,
+    ) -> Result<Vec<(LinkStatus, u64)>> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT status, COUNT(*) FROM source_records WHERE 1=1");
+        if let Some(c) = communes {
+            push_in(&mut qb, "commune_code", c);
+        }
+        qb.push(" GROUP BY status");
+        let rows: Vec<(String, i64)> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        status_counts(rows)
+    }
+
+    async fn replace_blocking_keys(&self, keys: &[(Uuid, Vec<i64>)]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_audited().await?;
+        let persons: Vec<Uuid> = distinct(&keys.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+        for chunk in persons.chunks(INSERT_CHUNK) {
+            let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            let mut del = QueryBuilder::<Sqlite>::new("DELETE FROM person_blocking_keys WHERE 1=1");
+            push_in(&mut del, "person_id", &ids);
+            del.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+            let mut mark =
+                QueryBuilder::<Sqlite>::new("UPDATE persons SET link_indexed = 1 WHERE 1=1");
+            push_in(&mut mark, "id", &ids);
+            mark.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        let pairs: Vec<(i64, String)> = keys
+            .iter()
+            .flat_map(|(p, ks)| {
+                let p = p.to_string();
+                ks.iter().map(move |k| (*k, p.clone()))
+            })
+            .collect();
+        for chunk in pairs.chunks(KEY_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("INSERT INTO person_blocking_keys (key, person_id) ");
+            qb.push_values(chunk, |mut b, (k, p)| {
+                b.push_bind(*k).push_bind(p.as_str());
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn persons_with_keys(&self, keys: &[i64]) -> Result<Vec<(i64, Uuid)>> {
+        let mut out = Vec::new();
+        for chunk in distinct(keys).chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT k.key, k.person_id FROM person_blocking_keys k \
+                 JOIN persons p ON p.id = k.person_id \
+                 WHERE p.merged_into IS NULL AND k.key IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(*k);
+            }
+            qb.push(")");
+            let rows: Vec<(i64, String)> = qb
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+            for (k, p) in rows {
+                out.push((k, parse_uuid(&p)?));
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    async fn unindexed_persons(&self, limit: u32) -> Result<Vec<Person>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PERSON_COLUMNS} FROM persons \
+             WHERE link_indexed = 0 AND merged_into IS NULL ORDER BY id LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    async fn save_linkage_model(&self, model: &serde_json::Value) -> Result<()> {
+        sqlx::query("INSERT INTO linkage_models (created_at, model) VALUES ($1, $2)")
+            .bind(micros(Utc::now()))
+            .bind(model.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn latest_linkage_model(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>> {
+        let row: Option<(DateTime<Utc>, String)> =
+            sqlx::query_as("SELECT created_at, model FROM linkage_models ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        row.map(|(at, m)| Ok((at, parse_json(&m, "model")?)))
+            .transpose()
+    }
+
+    async fn merge_persons(
+        &self,
+        kept: Uuid,
+        merged: Uuid,
+        by: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<PersonMerge> {
+        if kept == merged {
+            return Err(merge_same_person(kept));
+        }
+        let mut tx = self.begin_audited().await?;
+        for id in [kept, merged] {
+            let row: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+            match row {
+                None => return Err(merge_person_missing(id)),
+                Some((Some(into),)) => {
+                    return Err(merge_person_already_merged(id, parse_uuid(&into)?));
+                }
+                Some((None,)) => {}
+            }
+        }
+        let moved: Vec<String> = sqlx::query_scalar(
+            "UPDATE source_records SET person_id = $1 WHERE person_id = $2 RETURNING id",
+        )
+        .bind(kept.to_string())
+        .bind(merged.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let mut moved_records = moved
+            .iter()
+            .map(|s| parse_uuid(s))
+            .collect::<Result<Vec<_>>>()?;
+        moved_records.sort_unstable();
+        sqlx::query("UPDATE persons SET merged_into = $1 WHERE id = $2")
+            .bind(kept.to_string())
+            .bind(merged.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::query("DELETE FROM person_blocking_keys WHERE person_id = $1")
+            .bind(merged.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let merge = PersonMerge {
+            id: Uuid::now_v7(),
+            kept,
+            merged,
+            merged_by: by.to_string(),
+            merged_at: micros(Utc::now()),
+            undone_by: None,
+            undone_at: None,
+            moved_records,
+        };
+        sqlx::query(
+            "INSERT INTO person_merges (id, kept, merged, merged_by, merged_at, moved_records) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(merge.id.to_string())
+        .bind(kept.to_string())
+        .bind(merged.to_string())
+        .bind(by)
+        .bind(merge.merged_at)
+        .bind(serde_json::to_string(&merge.moved_records).map_err(|_| domain::Error::internal())?)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(merge)
+    }
+
+    async fn undo_merge(
+        &self,
+        merge_id: Uuid,
+        by: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<PersonMerge> {
+        let mut tx = self.begin_audited().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {MERGE_COLUMNS} FROM person_merges WHERE id = $1"
+        ))
+        .bind(merge_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let mut merge = match row {
+            None => return Err(merge_not_found(merge_id)),
+            Some(r) => merge_from_row(&r)?,
+        };
+        if merge.undone_at.is_some() {
+            return Err(merge_already_undone(merge_id));
+        }
+        sqlx::query(
+            "UPDATE source_records SET person_id = $1 WHERE person_id = $2 \
+             AND id IN (SELECT value FROM json_each($3))",
+        )
+        .bind(merge.merged.to_string())
+        .bind(merge.kept.to_string())
+        .bind(serde_json::to_string(&merge.moved_records).map_err(|_| domain::Error::internal())?)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query("UPDATE persons SET merged_into = NULL, link_indexed = 0 WHERE id = $1")
+            .bind(merge.merged.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        merge.undone_by = Some(by.to_string());
+        merge.undone_at = Some(micros(Utc::now()));
+        sqlx::query("UPDATE person_merges SET undone_by = $2, undone_at = $3 WHERE id = $1")
+            .bind(merge_id.to_string())
+            .bind(by)
+            .bind(merge.undone_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(merge)
+    }
+
+    async fn person_merges(&self, person: Uuid) -> Result<Vec<PersonMerge>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MERGE_COLUMNS} FROM person_merges WHERE kept = $1 OR merged = $1 \
+             ORDER BY merged_at DESC, id DESC"
+        ))
+        .bind(person.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.iter().map(merge_from_row).collect()
+    }
+
+    async fn merged_into(&self, person: Uuid) -> Result<Option<Uuid>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")
+                .bind(person.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        row.and_then(|(m,)| m)
+            .as_deref()
+            .map(parse_uuid)
+            .transpose()
     }
 
     async fn create_user(

@@ -42,6 +42,8 @@ pub struct DemoReport {
     pub households: usize,
     pub persons: usize,
     pub denominator_rows: usize,
+    /// Demo dose records sent through linkage (linked / review / unlinked).
+    pub records: intake::BatchSummary,
     pub generate_seconds: f64,
     pub insert_seconds: f64,
     /// Persons per second over generation plus insertion.
@@ -81,8 +83,10 @@ pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Resul
             }),
         })
         .await?;
+    let records = demo_records(store, &population.persons, params.seed).await?;
     let total = (generated + inserted).as_secs_f64();
     Ok(DemoReport {
+        records,
         province: params.province_code.clone(),
         households: population.households.len(),
         persons: population.persons.len(),
@@ -95,6 +99,63 @@ pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Resul
             0.0
         },
     })
+}
+
+/// EU DCC product codes of the demo doses (Comirnaty, Vaxzevria, Vero Cell).
+const DEMO_VACCINES: [&str; 3] = ["EU/1/20/1528", "EU/1/21/1529", "BBIBP-CorV"];
+
+/// Dose records as vaccination sites would type them (2% of the persons, at most 3,000),
+/// linked to the register so the review queue and person pages have content.
+async fn demo_records(
+    store: &dyn Store,
+    persons: &[domain::person::Person],
+    seed: u64,
+) -> anyhow::Result<intake::BatchSummary> {
+    let n = (persons.len() / 50).min(3_000);
+    if n == 0 {
+        return Ok(intake::BatchSummary::default());
+    }
+    let batch_id = uuid::Uuid::now_v7();
+    let mut records: Vec<store::NewSourceRecord> = demo::noisy::noisy_records_of(persons, n, seed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| store::NewSourceRecord {
+            id: uuid::Uuid::now_v7(),
+            kind: store::RecordKind::Dose,
+            source: "DEMO-TRAM".into(),
+            external_id: r.row.id.clone(),
+            full_name: r.row.full_name,
+            dob: r.row.dob,
+            sex: r.row.sex,
+            national_id: r.row.national_id,
+            commune_code: r.row.commune_code,
+            phone: r.row.phone,
+            payload: serde_json::json!({
+                "vaccine": DEMO_VACCINES[i % DEMO_VACCINES.len()],
+                "dose_number": 1 + i % 2,
+            }),
+            batch_id,
+        })
+        .collect();
+    // Sparse records (name and birth year only), as from a hand-written list: several register
+    // persons fit, so they wait for review.
+    for (k, p) in persons.iter().step_by(97).take(30).enumerate() {
+        records.push(store::NewSourceRecord {
+            id: uuid::Uuid::now_v7(),
+            kind: store::RecordKind::Dose,
+            source: "DEMO-TRAM".into(),
+            external_id: format!("S{:04}", k + 1),
+            full_name: domain::name::fold(&p.full_name),
+            dob: chrono::Datelike::year(&p.dob).to_string(),
+            sex: p.sex.as_str().into(),
+            national_id: String::new(),
+            commune_code: String::new(),
+            phone: String::new(),
+            payload: serde_json::json!({"vaccine": DEMO_VACCINES[0], "dose_number": 1}),
+            batch_id,
+        });
+    }
+    Ok(intake::link_batch(store, &records, None).await?)
 }
 
 pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {

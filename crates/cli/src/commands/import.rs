@@ -3,6 +3,10 @@
 //! by citizen ID, else external id) in transactions of 5,000 with an audit entry each; rejected
 //! rows go to `FILE.errors.csv` with row, column, value and a Vietnamese message. Population
 //! denominators are rebuilt afterwards. Prints `{inserted, updated, rejected, errors_file, …}`.
+//!
+//! `phongdich import records FILE --kind K --source S`: stores records and links them to the
+//! register (`intake`); prints `{inserted, duplicates, linked, review, unlinked, rejected,
+//! errors_file, …}`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,20 @@ pub enum Command {
     Population {
         /// The file to import (.csv or .xlsx).
         file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Import records to link to the register (CSV or XLSX; columns record_id and any of
+    /// full_name,dob,sex,national_id,commune_code,phone; other columns are kept with the record).
+    Records {
+        /// The file to import (.csv or .xlsx).
+        file: PathBuf,
+        /// dose, test, case or beneficiary.
+        #[arg(long)]
+        kind: String,
+        /// Code of the site, lab or programme the records come from.
+        #[arg(long)]
+        source: String,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -109,16 +127,7 @@ pub async fn import_population(
     errors_path: &Path,
     as_of: chrono::NaiveDate,
 ) -> anyhow::Result<ImportSummary> {
-    let ext = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let table = match ext.as_str() {
-        "csv" => read_csv(file)?,
-        "xlsx" | "xls" | "ods" => read_xlsx(file)?,
-        _ => bail!("chỉ nhận tệp .csv hoặc .xlsx: {}", file.display()),
-    };
+    let table = read_table(file)?;
     let missing = domain::register::missing_columns(&table.header);
     if !missing.is_empty() {
         bail!("tệp thiếu cột bắt buộc: {}", missing.join(", "));
@@ -198,8 +207,144 @@ pub async fn import_population(
     })
 }
 
+/// What a records import did, printed as JSON.
+#[derive(Debug, Serialize)]
+pub struct RecordsSummary {
+    #[serde(flatten)]
+    pub batch: intake::BatchSummary,
+    pub rejected: usize,
+    pub errors_file: Option<String>,
+}
+
+/// Imports records of one kind and source and links them ([`intake::link_batch`]) in batches
+/// of 10,000. Rows without a record_id, or with nothing to identify the person (no name and no
+/// citizen ID), are rejected into `errors_path`.
+pub async fn import_records(
+    store: &dyn store::Store,
+    file: &Path,
+    kind: &str,
+    source: &str,
+    errors_path: &Path,
+) -> anyhow::Result<RecordsSummary> {
+    let table = read_table(file)?;
+    if !table.header.iter().any(|h| h == "record_id") {
+        bail!("tệp thiếu cột bắt buộc: record_id");
+    }
+    let batch_id = uuid::Uuid::now_v7();
+    let mut rejected = Vec::new();
+    let mut objects = Vec::new();
+    for (i, row) in table.rows.iter().enumerate() {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> = table
+            .header
+            .iter()
+            .zip(row)
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(h, v)| (h.clone(), serde_json::Value::String(v.trim().to_string())))
+            .collect();
+        let has = |k: &str| obj.contains_key(k);
+        if !has("record_id") {
+            rejected.push((i + 2, "record_id", "", "Thiếu mã bản ghi (record_id)"));
+        } else if !has("full_name") && !has("national_id") {
+            rejected.push((
+                i + 2,
+                "full_name",
+                "",
+                "Không có họ tên hay số CCCD để xác định người",
+            ));
+        } else {
+            objects.push(obj);
+        }
+    }
+    let mut summary = intake::BatchSummary::default();
+    for chunk in objects.chunks(10_000) {
+        let body = records_body(kind, source, chunk.to_vec());
+        let records = server::api::records::batch_records(&body, batch_id)?;
+        let audit = domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("phongdich import".into()),
+            action: "records.import".into(),
+            entity_type: Some("file".into()),
+            entity_id: file.file_name().map(|f| f.to_string_lossy().into_owned()),
+            unit_code: None,
+            ip: None,
+            details: serde_json::json!({ "kind": kind, "source": source, "rows": chunk.len() }),
+        };
+        let s = intake::link_batch(store, &records, Some(&audit)).await?;
+        summary.inserted += s.inserted;
+        summary.duplicates += s.duplicates;
+        summary.linked += s.linked;
+        summary.review += s.review;
+        summary.unlinked += s.unlinked;
+        summary.indexed += s.indexed;
+        summary.trained |= s.trained;
+    }
+    let errors_file = if rejected.is_empty() {
+        let _ = std::fs::remove_file(errors_path);
+        None
+    } else {
+        let mut w = csv::Writer::from_path(errors_path)
+            .with_context(|| format!("không ghi được {}", errors_path.display()))?;
+        w.write_record(["row", "column", "value", "message"])?;
+        for (row, col, value, msg) in &rejected {
+            w.write_record([row.to_string().as_str(), col, value, msg])?;
+        }
+        w.flush()?;
+        Some(errors_path.display().to_string())
+    };
+    Ok(RecordsSummary {
+        batch: summary,
+        rejected: rejected.len(),
+        errors_file,
+    })
+}
+
+fn records_body(
+    kind: &str,
+    source: &str,
+    records: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> server::api::records::BatchBody {
+    server::api::records::BatchBody {
+        kind: kind.to_string(),
+        source: source.to_string(),
+        records,
+    }
+}
+
+/// Reads a .csv or .xlsx file.
+fn read_table(file: &Path) -> anyhow::Result<Table> {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "csv" => read_csv(file),
+        "xlsx" | "xls" | "ods" => read_xlsx(file),
+        _ => bail!("chỉ nhận tệp .csv hoặc .xlsx: {}", file.display()),
+    }
+}
+
 pub async fn run(cmd: Command, file_config: &FileConfig) -> anyhow::Result<()> {
     match cmd {
+        Command::Records {
+            file,
+            kind,
+            source,
+            db,
+        } => {
+            let store = store::open(&file_config.database_url(db.database)).await?;
+            let mut errors = file.clone().into_os_string();
+            errors.push(".errors.csv");
+            let summary =
+                import_records(store.as_ref(), &file, &kind, &source, Path::new(&errors)).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            store.close().await;
+            Ok(())
+        }
         Command::Population { file, db } => {
             let store = store::open(&file_config.database_url(db.database)).await?;
             let mut errors = file.clone().into_os_string();

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod persons;
 pub mod population;
+pub mod records;
 pub mod units;
 pub mod users;
 
@@ -74,6 +75,54 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             "/users/{id}/enable",
             Requires(Permission::ManageUsers),
             post(users::enable),
+        )
+        .route(
+            M::POST,
+            "/records",
+            Requires(Permission::SubmitRecords),
+            post(records::submit),
+        )
+        .route(
+            M::GET,
+            "/records",
+            Requires(Permission::ReviewLinks),
+            get(records::list),
+        )
+        .route(
+            M::GET,
+            "/records/{id}",
+            Requires(Permission::ReviewLinks),
+            get(records::get_one),
+        )
+        .route(
+            M::POST,
+            "/records/{id}/decision",
+            Requires(Permission::ReviewLinks),
+            post(records::decide),
+        )
+        .route(
+            M::GET,
+            "/persons/{id}/records",
+            Requires(Permission::ReadPerson),
+            get(records::records_of_person),
+        )
+        .route(
+            M::GET,
+            "/persons/{id}/merges",
+            Requires(Permission::ReadPerson),
+            get(records::merges_of_person),
+        )
+        .route(
+            M::POST,
+            "/persons/{id}/merge",
+            Requires(Permission::ReviewLinks),
+            post(records::merge),
+        )
+        .route(
+            M::POST,
+            "/persons/{id}/merges/{merge_id}/undo",
+            Requires(Permission::ReviewLinks),
+            post(records::undo),
         )
         .route(
             M::GET,

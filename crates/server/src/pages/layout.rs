@@ -56,6 +56,10 @@ pub fn page_for(
                     }
                     span.account {
                         @if let Some(p) = who {
+                            @if domain::auth::role_allows(p.user.role, domain::auth::Permission::ReviewLinks) {
+                                a href="/linkage/review" { (lang.t("Ghép nối", "Linkage")) }
+                                " "
+                            }
                             a href="/account/password" title=(lang.t("Đổi mật khẩu", "Change password")) { (p.user.display_name) }
                             " "
                             form.inline method="post" action="/logout" {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth_pages;
 pub mod home;
 pub mod layout;
+pub mod linkage;
 pub mod person;
 pub mod persons;
 pub mod sections;
@@ -59,6 +60,36 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             "/persons/{id}",
             Requires(Permission::ReadPerson),
             get(person::page),
+        )
+        .route(
+            M::GET,
+            "/linkage/review",
+            Requires(Permission::ReviewLinks),
+            get(linkage::queue),
+        )
+        .route(
+            M::GET,
+            "/linkage/records/{id}",
+            Requires(Permission::ReviewLinks),
+            get(linkage::record),
+        )
+        .route(
+            M::POST,
+            "/linkage/records/{id}/decision",
+            Requires(Permission::ReviewLinks),
+            post(linkage::decide),
+        )
+        .route(
+            M::POST,
+            "/persons/{id}/merge",
+            Requires(Permission::ReviewLinks),
+            post(linkage::merge),
+        )
+        .route(
+            M::POST,
+            "/persons/{id}/merges/{merge_id}/undo",
+            Requires(Permission::ReviewLinks),
+            post(linkage::undo),
         )
         .route(
             M::GET,

@@ -21,6 +21,13 @@ pub async fn page(
     let person = read_person_full(&state, &p, &ip, &id)
         .await
         .map_err(|error| PageError { error, lang })?;
+    let err = |error| PageError { error, lang };
+    let linked = crate::api::records::person_records(&state, &p, &id)
+        .await
+        .map_err(err)?;
+    let merges = state.store.person_merges(person.id).await.map_err(err)?;
+    let merged_into = state.store.merged_into(person.id).await.map_err(err)?;
+    let may_merge = domain::auth::role_allows(p.user.role, domain::auth::Permission::ReviewLinks);
     let units = state.units;
     let commune = units.v2025.get(&person.commune_code);
     let old = person
@@ -38,6 +45,10 @@ pub async fn page(
                 a href={ "/persons?version=2025&unit=" (person.commune_code) } { "‹ " (commune.map(|c| c.name.as_str()).unwrap_or(&person.commune_code)) }
             }
             h1 { (person.full_name) }
+            @if let Some(into) = merged_into {
+                p.notice #merged-into { (lang.t("Hồ sơ này đã được gộp vào", "This record was merged into")) " "
+                    a href={ "/persons/" (into) } { (into) } }
+            }
             dl.record.card {
                 dt { (lang.t("Ngày sinh", "Date of birth")) } dd { (date_vn(person.dob)) }
                 dt { (lang.t("Giới tính", "Sex")) } dd { (match person.sex { domain::person::Sex::Male => lang.t("Nam", "Male"), domain::person::Sex::Female => lang.t("Nữ", "Female") }) }
@@ -47,6 +58,7 @@ pub async fn page(
                 dt { (lang.t("Xã/phường trước 2025", "Commune before 2025")) } dd { @if let Some(o) = old { (o.name) " (" (o.code) ")" } @else { "—" } }
                 dt { (lang.t("Mã hộ", "Household")) } dd { (person.household_id.map(|h| h.to_string()).unwrap_or_default()) }
             }
+            (super::linkage::person_links(lang, &p, person.id, &linked, &merges, may_merge && merged_into.is_none()))
             p.muted { (lang.t(
                 "Lượt xem hồ sơ đầy đủ này đã được ghi vào nhật ký truy cập (Nghị định 13/2023/NĐ-CP).",
                 "This view of a full record has been written to the access log (Decree 13/2023/NĐ-CP).")) }
