@@ -1,6 +1,7 @@
 //! Browser test: real headless Chromium (Debian's `chromium` + `chromedriver`) against the real
 //! server. Skips with a notice when chromedriver is absent, unless `PHONGDICH_TEST_BROWSER=1`
-//! (set by `.ci/run`), which turns the skip into a failure.
+//! (set by `.ci/run`), which turns the skip into a failure. Flows: unit picker → login → persons
+//! list; linkage review queue → record beside its candidates → accept → the person's page.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -85,6 +86,30 @@ async fn pick_a_commune_and_see_its_persons() {
         .max_by_key(|(_, n)| **n)
         .map(|(c, n)| (c.to_string(), *n))
         .unwrap();
+    // A duplicate registration of person 5 and a dose record that fits both: it waits for review.
+    let p5 = pop.persons[5].clone();
+    let mut duplicate = p5.clone();
+    duplicate.id = uuid::Uuid::now_v7();
+    duplicate.national_id = None;
+    db.store.insert_persons(&[duplicate]).await.unwrap();
+    let record = store::NewSourceRecord {
+        id: uuid::Uuid::now_v7(),
+        kind: store::RecordKind::Dose,
+        source: "TRAM-01".into(),
+        external_id: "B1".into(),
+        full_name: p5.full_name.clone(),
+        dob: p5.dob.to_string(),
+        sex: p5.sex.as_str().into(),
+        national_id: String::new(),
+        commune_code: p5.old_commune_code.clone().unwrap_or_default(),
+        phone: String::new(),
+        payload: serde_json::json!({"vaccine": "EU/1/20/1528"}),
+        batch_id: uuid::Uuid::now_v7(),
+    };
+    let summary = intake::link_batch(db.store.as_ref(), &[record], None)
+        .await
+        .unwrap();
+    assert_eq!(summary.review, 1, "{summary:?}");
     let app = TestApp::spawn(db).await;
     app.add_user("tinh12", "province_officer", Some("12"), None)
         .await;
@@ -158,6 +183,47 @@ async fn pick_a_commune_and_see_its_persons() {
             total.starts_with(&n.to_string()) || total.replace('.', "").starts_with(&n.to_string()),
             "{total}"
         );
+        // The review queue: open the record, see it beside its candidates, accept person 5.
+        client.goto(&app.url("/linkage/review")).await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("table#records a[href^='/linkage/records/']"))
+            .await?
+            .click()
+            .await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("table#compare"))
+            .await?;
+        client
+            .find(Locator::Css(&format!("button[data-accept='{}']", p5.id)))
+            .await?
+            .click()
+            .await?;
+        // The form posts and redirects back to the record; poll until the new page shows.
+        let mut status = String::new();
+        for _ in 0..100 {
+            if let Ok(e) = client.find(Locator::Css("p#status strong")).await {
+                status = e.text().await.unwrap_or_default();
+                if status == "Đã ghép" {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, "Đã ghép");
+        // The person's page now lists the dose record.
+        client
+            .goto(&app.url(&format!("/persons/{}", p5.id)))
+            .await?;
+        let linked = client
+            .find(Locator::Css("section#linked-records"))
+            .await?
+            .text()
+            .await?;
+        assert!(linked.contains("TRAM-01 / B1"), "{linked}");
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
