@@ -11,5 +11,6 @@ pub mod person;
 pub mod population;
 pub mod register;
 pub mod units;
+pub mod vaccines;
 
 pub use error::{Error, ErrorCode};
