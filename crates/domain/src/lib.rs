@@ -10,6 +10,7 @@ pub mod name;
 pub mod person;
 pub mod population;
 pub mod register;
+pub mod schedule;
 pub mod units;
 pub mod vaccines;
 
