@@ -65,23 +65,55 @@ async fn records_link_review_merge_and_unmerge() {
         let mut ambiguous = record_of(&persons[5], "AMBIG", false);
         ambiguous["national_id"] = json!("");
         records.push(ambiguous);
+        let mut no_commune = record_of(&persons[450], "NOCOMMUNE", false);
+        no_commune["commune_code"] = json!("");
+        records.push(no_commune);
         records.push(json!({"record_id": "STRANGER", "full_name": "Zơ Râm Kliết",
             "dob": "1931-02-03", "sex": "male", "commune_code": persons[0].commune_code}));
         let batch = json!({"kind": "dose", "source": "TRAM-01", "records": records});
         let (status, summary) = post(&app, &csrf, "/api/v1/records", batch.clone()).await;
         assert_eq!(status, StatusCode::CREATED, "{summary}");
-        assert_eq!(summary["inserted"], 302, "{summary}");
+        assert_eq!(summary["inserted"], 303, "{summary}");
         assert_eq!(summary["trained"], true);
         assert!(summary["indexed"].as_u64().unwrap() >= 3001, "{summary}");
         assert!(summary["linked"].as_u64().unwrap() >= 295, "{summary}");
         assert!(summary["review"].as_u64().unwrap() >= 1, "{summary}");
         assert!(summary["unlinked"].as_u64().unwrap() >= 1, "{summary}");
 
+        // A record typed without a commune is seen by the staff of its person's commune only.
+        let home = persons[450].commune_code.clone();
+        let elsewhere = persons
+            .iter()
+            .map(|p| p.commune_code.clone())
+            .find(|c| *c != home)
+            .unwrap();
+        app.add_user("xa_home", "commune_staff", Some(&home), None)
+            .await;
+        app.add_user("xa_other", "commune_staff", Some(&elsewhere), None)
+            .await;
+        for (user, sees) in [("xa_home", true), ("xa_other", false)] {
+            let (client, _) = app.login_as(user).await;
+            let body: Value = client
+                .get(app.url("/api/v1/records?status=linked&limit=500"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let found = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["external_id"] == "NOCOMMUNE");
+            assert_eq!(found, sees, "{user}: {body}");
+        }
+
         // Sending the same batch again stores nothing.
         let (_, again) = post(&app, &csrf, "/api/v1/records", batch).await;
         assert_eq!(
             (again["inserted"].clone(), again["duplicates"].clone()),
-            (json!(0), json!(302))
+            (json!(0), json!(303))
         );
 
         // The ambiguous record waits for review with both candidates, each explained.

@@ -602,6 +602,13 @@ impl Store for PgStore {
             .await
             .map_err(from_sqlx)?;
         }
+        // Records typed without a commune take the commune of their person or best candidate.
+        let ids: Vec<String> = decisions.iter().map(|d| d.record_id.to_string()).collect();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::new(crate::sql::SCOPE_COMMUNE_UPDATE);
+            push_in(&mut qb, "id::text", chunk);
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
         if let Some(audit) = audit {
             append_in_tx(&mut tx, audit).await?;
         }
@@ -663,7 +670,7 @@ impl Store for PgStore {
         let mut qb =
             QueryBuilder::<Postgres>::new("SELECT status, COUNT(*) FROM source_records WHERE 1=1");
         if let Some(c) = communes {
-            push_in(&mut qb, "commune_code", c);
+            push_in(&mut qb, crate::sql::RECORD_SCOPE, c);
         }
         qb.push(" GROUP BY status");
         let rows: Vec<(String, i64)> = qb

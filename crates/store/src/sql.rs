@@ -163,9 +163,19 @@ pub(crate) fn push_source_record_where<'args, DB, U>(
         qb.push(" AND person_id = ").push_bind(uuid(person));
     }
     if let Some(communes) = &q.communes {
-        push_in(qb, "commune_code", communes);
+        push_in(qb, RECORD_SCOPE, communes);
     }
 }
+
+/// The commune that decides who sees a record: as typed, else the one the engine set.
+pub(crate) const RECORD_SCOPE: &str = "COALESCE(NULLIF(commune_code, ''), scope_commune)";
+
+/// Sets `scope_commune` of records typed without a commune (append ` AND id IN (…)`): the 2025
+/// commune of the linked person, else of the most probable candidate.
+pub(crate) const SCOPE_COMMUNE_UPDATE: &str = "UPDATE source_records SET scope_commune = \
+     (SELECT p.commune_code FROM persons p WHERE p.id = COALESCE(source_records.person_id, \
+     (SELECT c.person_id FROM link_candidates c WHERE c.record_id = source_records.id \
+     ORDER BY c.probability DESC LIMIT 1))) WHERE commune_code = ''";
 
 /// Appends ` AND column IN (…)`, or a condition matching nothing for an empty list.
 pub(crate) fn push_in<'args, DB>(qb: &mut QueryBuilder<'args, DB>, column: &str, values: &[String])

@@ -607,6 +607,13 @@ impl Store for SqliteStore {
             });
             qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
         }
+        // Records typed without a commune take the commune of their person or best candidate.
+        let ids: Vec<String> = decisions.iter().map(|d| d.record_id.to_string()).collect();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::new(crate::sql::SCOPE_COMMUNE_UPDATE);
+            push_in(&mut qb, "id", chunk);
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
         if let Some(audit) = audit {
             append_in_tx(&mut tx, audit).await?;
         }
@@ -668,7 +675,7 @@ impl Store for SqliteStore {
         let mut qb =
             QueryBuilder::<Sqlite>::new("SELECT status, COUNT(*) FROM source_records WHERE 1=1");
         if let Some(c) = communes {
-            push_in(&mut qb, "commune_code", c);
+            push_in(&mut qb, crate::sql::RECORD_SCOPE, c);
         }
         qb.push(" GROUP BY status");
         let rows: Vec<(String, i64)> = qb
