@@ -107,6 +107,29 @@ async fn records_link_review_merge_and_unmerge() {
                 .iter()
                 .any(|r| r["external_id"] == "NOCOMMUNE");
             assert_eq!(found, sees, "{user}: {body}");
+            // Opening the record follows the same rule as the list.
+            let (_, all) = get(&app, "/api/v1/records?status=linked&limit=500").await;
+            let id = all["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["external_id"] == "NOCOMMUNE")
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let status = client
+                .get(app.url(&format!("/api/v1/records/{id}")))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            let want = if sees {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(status, want, "{user} opening the record");
         }
 
         // Sending the same batch again stores nothing.

@@ -102,6 +102,19 @@ pub struct SourceRecord {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// For a record typed without a commune: the commune of its person or best candidate, set
+    /// by the engine (see [`SourceRecord::unit_commune`]).
+    pub scope_commune: Option<String>,
+}
+
+impl SourceRecord {
+    /// The commune that decides which units see the record: as typed, else the engine's
+    /// `scope_commune` (the same rule the store's unit filter applies).
+    pub fn unit_commune(&self) -> Option<&str> {
+        Some(self.record.commune_code.as_str())
+            .filter(|c| !c.is_empty())
+            .or(self.scope_commune.as_deref())
+    }
 }
 
 /// A person a record may belong to, with the linkage model's probability and its explanation.

@@ -133,7 +133,7 @@ const INSERT_CHUNK: usize = 5000;
 /// Source record columns, in the form [`source_record_row`] reads.
 const SOURCE_RECORD_COLUMNS: &str = "id, kind, source, external_id, full_name, dob, sex, \
      national_id, commune_code, phone, payload::text AS payload, batch_id, status, person_id, \
-     probability, decided_by, decided_at, created_at";
+     probability, decided_by, decided_at, created_at, scope_commune";
 
 /// Person merge columns, in the form [`merge_from_row`] reads.
 const MERGE_COLUMNS: &str =

@@ -248,6 +248,7 @@ where
         decided_by: r.try_get("decided_by").map_err(from_sqlx)?,
         decided_at: r.try_get("decided_at").map_err(from_sqlx)?,
         created_at: r.try_get("created_at").map_err(from_sqlx)?,
+        scope_commune: r.try_get("scope_commune").map_err(from_sqlx)?,
     })
 }
 

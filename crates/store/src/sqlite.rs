@@ -141,7 +141,7 @@ fn person_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Person> {
 /// Source record columns, in the form [`source_record_row`] reads.
 const SOURCE_RECORD_COLUMNS: &str = "id, kind, source, external_id, full_name, dob, sex, \
      national_id, commune_code, phone, payload, batch_id, status, person_id, probability, \
-     decided_by, decided_at, created_at";
+     decided_by, decided_at, created_at, scope_commune";
 
 /// Person merge columns, in the form [`merge_from_row`] reads.
 const MERGE_COLUMNS: &str =

@@ -174,7 +174,9 @@ pub fn caller_communes(state: &AppState, p: &Principal) -> Option<Vec<String>> {
 fn record_in_scope(state: &AppState, p: &Principal, r: &SourceRecord) -> bool {
     match caller_communes(state, p) {
         None => true,
-        Some(cs) => cs.binary_search(&r.record.commune_code).is_ok(),
+        Some(cs) => r
+            .unit_commune()
+            .is_some_and(|c| cs.binary_search_by(|x| x.as_str().cmp(c)).is_ok()),
     }
 }
 
