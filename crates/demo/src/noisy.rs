@@ -169,10 +169,7 @@ pub fn noisy_linkage_data(params: &NoisyParams, units: &AdminUnits) -> Result<No
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x006e_6f69_7379);
     // Who is absent from the register: a random subset.
     let mut order: Vec<usize> = (0..population.len()).collect();
-    for i in (1..order.len()).rev() {
-        let j = rng.random_range(0..=i);
-        order.swap(i, j);
-    }
+    shuffle(&mut order, &mut rng);
     let absent_idx: HashSet<usize> = order[..absent].iter().copied().collect();
     let mut register: Vec<Person> = population
         .iter()
@@ -201,23 +198,13 @@ pub fn noisy_linkage_data(params: &NoisyParams, units: &AdminUnits) -> Result<No
             .unwrap_or_default(),
     };
     // Records: `present` distinct register persons and every absentee, shuffled.
-    let mut picks: Vec<usize> = (0..register.len()).collect();
-    for i in 0..present {
-        let j = rng.random_range(i..picks.len());
-        picks.swap(i, j);
-    }
-    let mut sources: Vec<(&Person, bool)> = picks[..present]
+    let mut sources: Vec<(&Person, bool)> = distinct_sample(register.len(), present, &mut rng)
         .iter()
         .map(|&i| (&register[i], true))
         .chain(absentees.iter().map(|p| (*p, false)))
         .collect();
-    for i in (1..sources.len()).rev() {
-        let j = rng.random_range(0..=i);
-        sources.swap(i, j);
-    }
-    let mut communes: Vec<String> = register.iter().map(|p| p.commune_code.clone()).collect();
-    communes.sort();
-    communes.dedup();
+    shuffle(&mut sources, &mut rng);
+    let communes = communes_of(&register);
     let mut records = Vec::with_capacity(sources.len());
     for (n, (p, in_register)) in sources.into_iter().enumerate() {
         let (mut row, noise) = corrupt(p, &communes, &mut rng);
@@ -238,16 +225,8 @@ pub fn noisy_linkage_data(params: &NoisyParams, units: &AdminUnits) -> Result<No
 /// would send them about people who are in the register).
 pub fn noisy_records_of(persons: &[Person], n: usize, seed: u64) -> Vec<NoisyRecord> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0072_6563_6f72_6473);
-    let mut communes: Vec<String> = persons.iter().map(|p| p.commune_code.clone()).collect();
-    communes.sort();
-    communes.dedup();
-    let mut picks: Vec<usize> = (0..persons.len()).collect();
-    let n = n.min(persons.len());
-    for i in 0..n {
-        let j = rng.random_range(i..picks.len());
-        picks.swap(i, j);
-    }
-    picks[..n]
+    let communes = communes_of(persons);
+    distinct_sample(persons.len(), n.min(persons.len()), &mut rng)
         .iter()
         .enumerate()
         .map(|(k, &i)| {
@@ -260,6 +239,34 @@ pub fn noisy_records_of(persons: &[Person], n: usize, seed: u64) -> Vec<NoisyRec
             }
         })
         .collect()
+}
+
+/// Fisher–Yates shuffle (written out so the generated data stay the same across `rand`
+/// versions: the benchmark's figures were measured on them).
+fn shuffle<T>(v: &mut [T], rng: &mut ChaCha8Rng) {
+    for i in (1..v.len()).rev() {
+        let j = rng.random_range(0..=i);
+        v.swap(i, j);
+    }
+}
+
+/// `n` distinct indices below `len`, in random order (a partial Fisher–Yates shuffle).
+fn distinct_sample(len: usize, n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut picks: Vec<usize> = (0..len).collect();
+    for i in 0..n {
+        let j = rng.random_range(i..len);
+        picks.swap(i, j);
+    }
+    picks.truncate(n);
+    picks
+}
+
+/// The distinct 2025 communes the persons live in, sorted.
+fn communes_of(persons: &[Person]) -> Vec<String> {
+    let mut communes: Vec<String> = persons.iter().map(|p| p.commune_code.clone()).collect();
+    communes.sort();
+    communes.dedup();
+    communes
 }
 
 /// Adds `n` twins of register children and young adults (born in the last 30 years).

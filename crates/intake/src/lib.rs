@@ -8,13 +8,13 @@
 //! key with each record and scores only those with the stored model ([`linkage::TrainedModel`]).
 //! The model is fitted once — on the first batch, or again with [`retrain`] — and stored.
 //!
-//! Outcomes per record: `linked` (probability ≥ 0.99), `review` (a candidate ≥ 0.5, or
-//! several look-alikes), `unlinked` (nobody close). A clerk resolves reviews with [`decide`]:
+//! Outcomes per record: `linked` (probability ≥ 0.99, look-alikes sharing the odds),
+//! `review` (best candidate ≥ 0.05), `unlinked` (nobody close). A clerk resolves reviews with [`decide`]:
 //! accept a candidate, reject them all, or create a new person from the record.
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use domain::Error;
 use domain::audit::NewAuditEntry;
 use domain::person::{NationalId, Person, Phone, Sex};
@@ -38,6 +38,10 @@ const KEPT_CANDIDATES: usize = 5;
 const TRAINING_PERSONS: u32 = 200_000;
 /// Fewer unindexed persons than this: sample the whole register instead.
 const MIN_TRAINING_PERSONS: usize = 1_000;
+/// A best candidate at least this probable (and below the link threshold) sends the record to
+/// review; below it the record stays unlinked. Lower than the file linker's review threshold:
+/// in the system a clerk is there to look.
+const MIN_REVIEW_PROBABILITY: f64 = 0.05;
 /// `decided_by` of the engine's own decisions.
 pub const AUTO: &str = "auto";
 
@@ -60,6 +64,19 @@ pub struct BatchSummary {
 fn internal_error(cause: String) -> Error {
     tracing::error!(%cause, "intake");
     Error::internal()
+}
+
+impl BatchSummary {
+    /// Adds another batch's counts (for files sent in several batches).
+    pub fn add(&mut self, other: &BatchSummary) {
+        self.inserted += other.inserted;
+        self.duplicates += other.duplicates;
+        self.linked += other.linked;
+        self.review += other.review;
+        self.unlinked += other.unlinked;
+        self.indexed += other.indexed;
+        self.trained |= other.trained;
+    }
 }
 
 /// A linkage record of a register person.
@@ -259,7 +276,6 @@ async fn decide_batch(
 fn decision_for(linker: &Linker, record: &Record, candidates: &[Record]) -> LinkDecision {
     let record_id = Uuid::parse_str(&record.id).expect("source record ids are UUIDs");
     let scored = linker.score_candidates(record, candidates);
-    let review_threshold = linker.settings().review_threshold;
     let kept: Vec<LinkCandidate> = scored
         .iter()
         .take(KEPT_CANDIDATES)
@@ -285,12 +301,9 @@ fn decision_for(linker: &Linker, record: &Record, candidates: &[Record]) -> Link
             Uuid::parse_str(&m.left_id).ok(),
             Some(m.probability),
         ),
-        Some(m)
-            if m.probability >= review_threshold || scored.len() > 1 && m.probability >= 0.2 =>
-        {
+        Some(m) if m.probability >= MIN_REVIEW_PROBABILITY => {
             (LinkStatus::Review, None, Some(m.probability))
         }
-        Some(m) if m.probability >= 0.05 => (LinkStatus::Review, None, Some(m.probability)),
         other => (LinkStatus::Unlinked, None, other.map(|m| m.probability)),
     };
     LinkDecision {
@@ -411,19 +424,4 @@ pub fn new_person_from(r: &NewSourceRecord) -> Result<Person> {
         national_id,
         phone,
     })
-}
-
-/// The audit entry of an engine batch.
-pub fn batch_audit(actor: Option<(Uuid, &str)>, summary_hint: &str) -> NewAuditEntry {
-    NewAuditEntry {
-        at: Utc::now(),
-        actor_id: actor.map(|(id, _)| id),
-        actor: actor.map(|(_, n)| n.to_string()),
-        action: "records.import".into(),
-        entity_type: Some("source_record_batch".into()),
-        entity_id: None,
-        unit_code: None,
-        ip: None,
-        details: serde_json::json!({ "source": summary_hint }),
-    }
 }

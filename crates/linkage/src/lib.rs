@@ -121,6 +121,14 @@ fn worker_threads() -> usize {
         .min(8)
 }
 
+/// log2 share of a pair's odds left when the record's candidates compete: with at most one true
+/// person per record, P(i) = odds_i / (1 + Σ_j odds_j). `total_odds` includes the pair's own
+/// odds `2^score`; 0 when candidates do not compete.
+fn competition(total_odds: f64, score: f64) -> f64 {
+    let others = (total_odds - score.exp2()).max(0.0);
+    -(1.0 + others).log2()
+}
+
 /// Candidate pairs below this probability neither link nor compete.
 const COMPETITOR_MIN: f64 = 1e-3;
 
@@ -354,8 +362,7 @@ impl Linker {
         let mut out: Vec<Match> = scored
             .into_iter()
             .map(|(i, s)| {
-                let others = (total_odds - s.exp2()).max(0.0);
-                let competition = -(1.0 + others).log2();
+                let competition = competition(total_odds, s);
                 let p = &patterns[i * k..(i + 1) * k];
                 let mut m = self.to_match(&a[i], &candidates[i].id, &record.id, p, s + competition);
                 m.competition = competition;
@@ -667,8 +674,7 @@ impl Linker {
         let mut kept: Vec<(usize, f64, f64)> = scored
             .into_iter()
             .filter_map(|(n, s)| {
-                let others = (rival_odds[candidates[n].1 as usize] - s.exp2()).max(0.0);
-                let competition = -(1.0 + others).log2();
+                let competition = competition(rival_odds[candidates[n].1 as usize], s);
                 (s + competition >= min_score).then_some((n, s + competition, competition))
             })
             .collect();

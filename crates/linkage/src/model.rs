@@ -142,12 +142,7 @@ impl Model {
         if k == 0 || patterns.is_empty() {
             return 0;
         }
-        // Identical patterns share one posterior: group them.
-        let mut grouped: HashMap<&[Level], f64> = HashMap::new();
-        for p in patterns.chunks_exact(k) {
-            *grouped.entry(p).or_default() += 1.0;
-        }
-        let groups: Vec<(&[Level], f64)> = grouped.into_iter().collect();
+        let groups = group_patterns(patterns, k);
         let total: f64 = groups.iter().map(|(_, n)| n).sum();
         let mut iterations = 0;
         for _ in 0..max_iterations {
@@ -194,11 +189,7 @@ impl Model {
         if k == 0 || patterns.is_empty() {
             return;
         }
-        let mut grouped: HashMap<&[Level], f64> = HashMap::new();
-        for p in patterns.chunks_exact(k) {
-            *grouped.entry(p).or_default() += 1.0;
-        }
-        let weights: Vec<(f64, f64)> = grouped
+        let weights: Vec<(f64, f64)> = group_patterns(patterns, k)
             .into_iter()
             .map(|(p, n)| (self.pattern_weight(p), n))
             .collect();
@@ -302,6 +293,16 @@ impl Model {
             })
             .collect()
     }
+}
+
+/// Distinct level patterns (flat, `k` levels per pair) with how often each occurs: identical
+/// patterns share one posterior, so EM iterates over these instead of every pair.
+fn group_patterns(patterns: &[Level], k: usize) -> Vec<(&[Level], f64)> {
+    let mut grouped: HashMap<&[Level], f64> = HashMap::new();
+    for p in patterns.chunks_exact(k) {
+        *grouped.entry(p).or_default() += 1.0;
+    }
+    grouped.into_iter().collect()
 }
 
 /// Match probability from a log2 score.

@@ -260,7 +260,11 @@ pub async fn import_records(
     }
     let mut summary = intake::BatchSummary::default();
     for chunk in objects.chunks(10_000) {
-        let body = records_body(kind, source, chunk.to_vec());
+        let body = server::api::records::BatchBody {
+            kind: kind.to_string(),
+            source: source.to_string(),
+            records: chunk.to_vec(),
+        };
         let records = server::api::records::batch_records(&body, batch_id)?;
         let audit = domain::audit::NewAuditEntry {
             at: chrono::Utc::now(),
@@ -273,14 +277,7 @@ pub async fn import_records(
             ip: None,
             details: serde_json::json!({ "kind": kind, "source": source, "rows": chunk.len() }),
         };
-        let s = intake::link_batch(store, &records, Some(&audit)).await?;
-        summary.inserted += s.inserted;
-        summary.duplicates += s.duplicates;
-        summary.linked += s.linked;
-        summary.review += s.review;
-        summary.unlinked += s.unlinked;
-        summary.indexed += s.indexed;
-        summary.trained |= s.trained;
+        summary.add(&intake::link_batch(store, &records, Some(&audit)).await?);
     }
     let errors_file = if rejected.is_empty() {
         let _ = std::fs::remove_file(errors_path);
@@ -300,18 +297,6 @@ pub async fn import_records(
         rejected: rejected.len(),
         errors_file,
     })
-}
-
-fn records_body(
-    kind: &str,
-    source: &str,
-    records: Vec<serde_json::Map<String, serde_json::Value>>,
-) -> server::api::records::BatchBody {
-    server::api::records::BatchBody {
-        kind: kind.to_string(),
-        source: source.to_string(),
-        records,
-    }
 }
 
 /// Reads a .csv or .xlsx file.
