@@ -245,6 +245,22 @@ pub struct CandidateView {
     pub person: Option<Person>,
 }
 
+/// A record with its candidates, for a caller whose unit covers it (unknown and out of scope
+/// both 404).
+async fn scoped_record(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+) -> Result<(SourceRecord, Vec<LinkCandidate>), domain::Error> {
+    let id = parse_id(id, "id")?;
+    match state.store.get_source_record(id).await? {
+        Some((record, candidates)) if record_in_scope(state, p, &record) => {
+            Ok((record, candidates))
+        }
+        _ => Err(domain::Error::not_found("bản ghi", "Record")),
+    }
+}
+
 /// Loads a record for a caller whose unit covers it (unknown and out of scope both 404), with
 /// its candidates; the view is audited.
 pub async fn load_review(
@@ -253,13 +269,7 @@ pub async fn load_review(
     ip: &ClientIp,
     id: &str,
 ) -> Result<RecordReview, domain::Error> {
-    let id = parse_id(id, "id")?;
-    let Some((record, candidates)) = state.store.get_source_record(id).await? else {
-        return Err(domain::Error::not_found("bản ghi", "Record"));
-    };
-    if !record_in_scope(state, p, &record) {
-        return Err(domain::Error::not_found("bản ghi", "Record"));
-    }
+    let (record, candidates) = scoped_record(state, p, id).await?;
     let mut ids: Vec<Uuid> = candidates.iter().map(|c| c.person_id).collect();
     ids.extend(record.person_id);
     let persons = state.store.persons_by_ids(&ids).await?;
@@ -321,7 +331,7 @@ pub async fn apply_decision(
     id: &str,
     body: &DecisionBody,
 ) -> Result<Option<Uuid>, domain::Error> {
-    let review = load_review(state, p, ip, id).await?;
+    let (record, _) = scoped_record(state, p, id).await?;
     let decision = match body.decision.as_str() {
         "accept" => {
             let person_id = parse_id(body.person_id.as_deref().unwrap_or(""), "person_id")?;
@@ -348,13 +358,13 @@ pub async fn apply_decision(
         Some(&p.user),
         ip,
         "record.decide",
-        Some(("source_record", review.record.record.id.to_string())),
-        Some(review.record.record.commune_code.clone()),
+        Some(("source_record", record.record.id.to_string())),
+        Some(record.record.commune_code.clone()),
         serde_json::json!({"decision": body.decision, "person_id": body.person_id}),
     );
     intake::decide(
         state.store.as_ref(),
-        review.record.record.id,
+        record.record.id,
         decision,
         &p.user.username,
         &entry,
