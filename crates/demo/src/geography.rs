@@ -15,7 +15,7 @@ use crate::sampling::{Weighted, pick};
 const WARD_WEIGHT: f64 = 3.0;
 
 /// Provinces (2025 codes) of the northern mountains, where rural settlements are "bản".
-const MOUNTAIN_PROVINCES: &[&str] = &["04", "08", "11", "12", "14", "15", "20"];
+pub(crate) const MOUNTAIN_PROVINCES: &[&str] = &["04", "08", "11", "12", "14", "15", "20"];
 
 /// First provinces (2025 codes) of the south, where hamlets are "ấp" and urban quarters
 /// "khu phố".

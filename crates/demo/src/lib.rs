@@ -10,9 +10,10 @@
 //! ChaCha8 generator seeded with [`DemoParams::seed`], on a stream numbered by the province so
 //! that provinces generated with the same seed differ (UUIDs included), and nothing iterates a
 //! hash map. Module [`noisy`] derives registers and error-laden records from it for record-linkage
-//! tests and benchmarks. Citizen IDs are unique within a population and, by construction, across the
-//! populations of different provinces (see `identity`). Generation runs at well over half a
-//! million persons per second in release builds.
+//! tests and benchmarks; module [`vaccination`] gives its persons 2021–2023 COVID-19 vaccination
+//! histories (sites, vaccine lots, doses). Citizen IDs are unique within a population and, by
+//! construction, across the populations of different provinces (see `identity`). Generation runs
+//! at well over half a million persons per second in release builds.
 
 mod geography;
 mod households;
@@ -23,6 +24,7 @@ mod pyramid;
 mod sampling;
 #[cfg(test)]
 mod tests;
+pub mod vaccination;
 
 use chrono::{Datelike, NaiveDate};
 use domain::Error;

@@ -3,8 +3,10 @@
 //! Everything here is pure: no database, no HTTP, no clock. Time is passed in as a parameter
 //! (`as_of` dates). The crate must never depend on `sqlx`, `axum` or `tokio`; CI checks this.
 
+pub mod allocation;
 pub mod audit;
 pub mod auth;
+pub mod dose_record;
 pub mod error;
 pub mod name;
 pub mod person;

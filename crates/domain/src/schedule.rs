@@ -1,13 +1,23 @@
 //! COVID-19 vaccination schedule engine over versioned rules (`data/vaccination-rules.json`: id,
 //! effective date, legal sources, a `verified` flag on every number; DOMAIN.md §6).
 //!
-//! [`evaluate`] classifies a person's doses (primary 1/2/3, booster 1/2), says when the primary
-//! series was completed (Janssen 1 dose, Abdala 3, others 2, the first product deciding), what is
-//! due next and from when, and attaches warnings to doses that break the rules (interval too
-//! short, product mixing not allowed, below the minimum age, too soon after an infection, a dose
-//! beyond the second booster). Each warning says whether the rule behind it is verified, so the UI
-//! can mark unverified ones "cần xác nhận". [`check_new_dose`] gives the warnings a new dose
-//! would get, for the recording form.
+//! [`evaluate`] classifies a person's doses (primary 1/2/3, additional, booster 1/2), says when the
+//! primary series was completed (Janssen 1 dose, Abdala 3, others 2, the first product deciding),
+//! what is due next and from when, and attaches warnings to doses that break the rules (interval
+//! too short, product mixing not allowed, below the minimum age, too soon after an infection, a
+//! dose beyond the second booster, an additional dose declared too early). Each warning says
+//! whether the rule behind it is verified, so the UI can mark unverified ones "cần xác nhận".
+//! [`check_new_dose`] gives the warnings a new dose would get, for the recording form.
+//!
+//! An additional dose (immunocompromised persons) is one the site declares
+//! ([`DoseEvent::additional`]). Declared after the primary series is complete, it is
+//! [`DoseKind::Additional`] and boosters are counted after it (booster 1's interval runs from it);
+//! declared before, it is the next primary dose with the warning
+//! `additional_before_primary_complete`. Only one additional dose counts, and only before any
+//! booster; a later declared one is a booster with the warning `additional_not_counted`.
+//!
+//! [`follow_up`] sorts a person for door-to-door lists (not eligible, not vaccinated, overdue, due,
+//! up to date) and [`levels`] gives the dates each coverage level was reached.
 
 use std::sync::OnceLock;
 
@@ -56,6 +66,25 @@ pub struct BoosterRule {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AdditionalDoseRule {
+    /// Minimum days between the end of the primary series and the additional dose.
+    pub min_days_after_primary: i64,
+    pub source: String,
+    pub verified: bool,
+}
+
+/// Who the door-to-door follow-up lists cover, and when a due dose becomes overdue.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FollowUpRule {
+    /// Younger unvaccinated persons are not eligible (Resolution 38's youngest group is 5–<12).
+    pub min_age_years: u32,
+    /// A dose is overdue once `due + overdue_grace_days < as_of`.
+    pub overdue_grace_days: i64,
+    pub source: String,
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DeferralRule {
     pub days: i64,
     pub source: String,
@@ -72,6 +101,8 @@ pub struct Rules {
     pub products: Vec<ProductRule>,
     pub mixing: MixingRule,
     pub boosters: BoosterRule,
+    pub additional_dose: AdditionalDoseRule,
+    pub follow_up: FollowUpRule,
     pub deferral_after_infection_days: DeferralRule,
 }
 
@@ -105,6 +136,9 @@ pub struct DoseEvent {
     pub date: NaiveDate,
     /// DCC `mp` code or alias.
     pub product: String,
+    /// Declared by the site as an additional dose (immunocompromised person).
+    #[serde(default)]
+    pub additional: bool,
 }
 
 /// What a dose counts as.
@@ -112,14 +146,17 @@ pub struct DoseEvent {
 #[serde(rename_all = "snake_case")]
 pub enum DoseKind {
     Primary(u8),
+    /// The additional dose of an immunocompromised person, after the primary series.
+    Additional,
     Booster(u8),
 }
 
 impl DoseKind {
-    /// `primary_1`, `booster_2`, …
+    /// `primary_1`, `additional`, `booster_2`, …
     pub fn code(self) -> String {
         match self {
             DoseKind::Primary(n) => format!("primary_{n}"),
+            DoseKind::Additional => "additional".to_string(),
             DoseKind::Booster(n) => format!("booster_{n}"),
         }
     }
@@ -129,7 +166,8 @@ impl DoseKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Warning {
     /// `interval_too_short`, `mixing_not_allowed`, `below_min_age`, `too_soon_after_infection`,
-    /// `extra_dose`, `unknown_product`.
+    /// `extra_dose`, `unknown_product`, `additional_before_primary_complete`,
+    /// `additional_not_counted`.
     pub code: &'static str,
     pub message_vi: String,
     pub message_en: String,
@@ -158,6 +196,9 @@ pub struct ScheduleStatus {
     pub ruleset: String,
     pub doses: Vec<ClassifiedDose>,
     pub primary_complete: Option<NaiveDate>,
+    /// Date of the additional dose, if one counts.
+    pub additional: Option<NaiveDate>,
+    /// Boosters given (the additional dose is not one).
     pub boosters: u8,
     /// `None` after the second booster.
     pub next: Option<NextDose>,
@@ -186,7 +227,9 @@ pub fn evaluate(
     let b = &rules.boosters;
     let deferral = &rules.deferral_after_infection_days;
     let mut out: Vec<ClassifiedDose> = Vec::new();
+    let extra = &rules.additional_dose;
     let mut primary_complete: Option<NaiveDate> = None;
+    let mut additional: Option<NaiveDate> = None;
     let mut boosters = 0u8;
     for (i, d) in sorted.iter().enumerate() {
         let product = rules.product(&d.product);
@@ -194,13 +237,41 @@ pub fn evaluate(
             .iter()
             .filter(|c| matches!(c.kind, DoseKind::Primary(_)))
             .count() as u8;
+        let mut warnings = Vec::new();
         let kind = if primaries < required {
+            if d.additional {
+                warnings.push(warn(
+                    "additional_before_primary_complete",
+                    format!(
+                        "Khai báo mũi bổ sung nhưng chưa xong mũi cơ bản: tính là mũi {}",
+                        primaries + 1
+                    ),
+                    format!(
+                        "Declared additional before the primary series is complete: counted as dose {}",
+                        primaries + 1
+                    ),
+                    true,
+                ));
+            }
             DoseKind::Primary(primaries + 1)
+        } else if d.additional && additional.is_none() && boosters == 0 {
+            DoseKind::Additional
         } else {
             boosters += 1;
+            if d.additional {
+                warnings.push(warn(
+                    "additional_not_counted",
+                    format!(
+                        "Chỉ tính một mũi bổ sung, trước mũi nhắc lại: tính là mũi nhắc {boosters}"
+                    ),
+                    format!(
+                        "Only one additional dose, before any booster, counts: counted as booster {boosters}"
+                    ),
+                    true,
+                ));
+            }
             DoseKind::Booster(boosters)
         };
-        let mut warnings = Vec::new();
         let age = age_on(dob, d.date).unwrap_or(0);
         match product {
             None => warnings.push(warn(
@@ -264,24 +335,54 @@ pub fn evaluate(
                     }
                 }
             }
+            DoseKind::Additional => {
+                if let Some(done) = primary_complete {
+                    let days = (d.date - done).num_days();
+                    if days < extra.min_days_after_primary {
+                        warnings.push(warn(
+                            "interval_too_short",
+                            format!(
+                                "Mũi bổ sung cách khi xong mũi cơ bản {days} ngày; cần ít nhất {} ngày",
+                                extra.min_days_after_primary
+                            ),
+                            format!(
+                                "The additional dose is {days} days after the primary series; at least {} needed",
+                                extra.min_days_after_primary
+                            ),
+                            extra.verified,
+                        ));
+                    }
+                }
+            }
             DoseKind::Booster(n) => {
                 let (min_days, since, label_vi, label_en) = if n == 1 {
                     let adolescent =
                         (b.adolescent_age_years[0]..b.adolescent_age_years[1]).contains(&age);
-                    if adolescent {
-                        (
+                    match (adolescent, additional) {
+                        (true, None) => (
                             b.adolescent_third_dose_min_days_after_dose2,
                             previous.map(|p| p.date),
                             "mũi 2",
                             "dose 2",
-                        )
-                    } else {
-                        (
+                        ),
+                        (true, Some(_)) => (
+                            b.adolescent_third_dose_min_days_after_dose2,
+                            previous.map(|p| p.date),
+                            "mũi bổ sung",
+                            "the additional dose",
+                        ),
+                        (false, None) => (
                             b.booster1_min_days_after_primary,
                             primary_complete,
                             "khi xong mũi cơ bản",
                             "the primary series",
-                        )
+                        ),
+                        (false, Some(extra_date)) => (
+                            b.booster1_min_days_after_primary,
+                            Some(extra_date),
+                            "mũi bổ sung",
+                            "the additional dose",
+                        ),
                     }
                 } else {
                     (
@@ -348,6 +449,9 @@ pub fn evaluate(
         if kind == DoseKind::Primary(required) {
             primary_complete = Some(d.date);
         }
+        if kind == DoseKind::Additional {
+            additional = Some(d.date);
+        }
         out.push(ClassifiedDose {
             date: d.date,
             product: d.product.clone(),
@@ -381,12 +485,17 @@ pub fn evaluate(
             verified: false,
         }),
         (Some(done), Some(last), _) if boosters == 0 => {
-            let adolescent_due =
-                last + chrono::Duration::days(b.adolescent_third_dose_min_days_after_dose2);
-            let adult_due = done + chrono::Duration::days(b.booster1_min_days_after_primary);
+            // Not before the minimum age; the booster interval runs from the additional dose
+            // when there is one. Someone still an adolescent then waits for the adolescent
+            // interval after their last dose, or until they turn adult, whichever comes first
+            // (the rule `evaluate` applies to a dose given on that date).
+            let adult_due = additional.unwrap_or(done)
+                + chrono::Duration::days(b.booster1_min_days_after_primary);
             let due = adult_due.max(add_years(dob, b.booster1_min_age_years));
-            let due = if age_on(dob, adult_due).unwrap_or(0) < b.adolescent_age_years[1] {
-                due.max(adolescent_due)
+            let due = if age_on(dob, due).unwrap_or(0) < b.adolescent_age_years[1] {
+                let adolescent_due =
+                    last + chrono::Duration::days(b.adolescent_third_dose_min_days_after_dose2);
+                due.max(adolescent_due.min(add_years(dob, b.adolescent_age_years[1])))
             } else {
                 due
             };
@@ -415,8 +524,87 @@ pub fn evaluate(
         ruleset: rules.id.clone(),
         doses: out,
         primary_complete,
+        additional,
         boosters,
         next,
+    }
+}
+
+/// Where a person stands for the door-to-door follow-up lists on `as_of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum FollowUp {
+    /// No dose and younger than `follow_up.min_age_years` on `as_of`.
+    NotEligible,
+    /// No dose and old enough.
+    NotVaccinated,
+    /// The next dose was due on `due` and `due + overdue_grace_days < as_of`;
+    /// `days_overdue` counts from `due`.
+    Overdue {
+        kind: DoseKind,
+        due: NaiveDate,
+        days_overdue: i64,
+    },
+    /// The next dose is due (`due <= as_of`), still within the grace period.
+    Due { kind: DoseKind, due: NaiveDate },
+    /// Nothing due yet, or nothing next (after the second booster).
+    UpToDate,
+}
+
+/// The follow-up state of a person born on `dob` whose doses [`evaluate`] gave `status`.
+pub fn follow_up(
+    rules: &Rules,
+    dob: NaiveDate,
+    status: &ScheduleStatus,
+    as_of: NaiveDate,
+) -> FollowUp {
+    let f = &rules.follow_up;
+    if status.doses.is_empty() {
+        return if age_on(dob, as_of).unwrap_or(0) < f.min_age_years {
+            FollowUp::NotEligible
+        } else {
+            FollowUp::NotVaccinated
+        };
+    }
+    match &status.next {
+        Some(n) if n.due + chrono::Duration::days(f.overdue_grace_days) < as_of => {
+            FollowUp::Overdue {
+                kind: n.kind,
+                due: n.due,
+                days_overdue: (as_of - n.due).num_days(),
+            }
+        }
+        Some(n) if n.due <= as_of => FollowUp::Due {
+            kind: n.kind,
+            due: n.due,
+        },
+        _ => FollowUp::UpToDate,
+    }
+}
+
+/// The dates a person reached each coverage level (the additional dose is not a booster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CoverageLevels {
+    pub first_dose: Option<NaiveDate>,
+    pub primary_complete: Option<NaiveDate>,
+    pub booster1: Option<NaiveDate>,
+    pub booster2: Option<NaiveDate>,
+}
+
+/// The coverage levels of `status`, for the coverage counters.
+pub fn levels(status: &ScheduleStatus) -> CoverageLevels {
+    let booster = |n: u8| {
+        status
+            .doses
+            .iter()
+            .find(|d| d.kind == DoseKind::Booster(n))
+            .map(|d| d.date)
+    };
+    CoverageLevels {
+        first_dose: status.doses.iter().map(|d| d.date).min(),
+        primary_complete: status.primary_complete,
+        booster1: booster(1),
+        booster2: booster(2),
     }
 }
 
@@ -457,6 +645,14 @@ mod tests {
         DoseEvent {
             date,
             product: product.into(),
+            additional: false,
+        }
+    }
+
+    fn extra(date: NaiveDate, product: &str) -> DoseEvent {
+        DoseEvent {
+            additional: true,
+            ..dose(date, product)
         }
     }
 
@@ -595,5 +791,247 @@ mod tests {
             assert!(r.sources.contains_key(&p.source), "{}", p.source);
         }
         assert!(r.sources.contains_key(&r.boosters.source));
+        assert!(r.sources.contains_key(&r.additional_dose.source));
+        assert!(r.sources.contains_key(&r.follow_up.source));
+        assert!(!r.additional_dose.verified && !r.follow_up.verified);
+        assert_eq!(
+            r.follow_up.min_age_years, 5,
+            "Resolution 38's youngest group"
+        );
+    }
+
+    fn kinds(s: &ScheduleStatus) -> Vec<String> {
+        s.doses.iter().map(|x| x.kind.code()).collect()
+    }
+
+    #[test]
+    fn additional_dose_after_the_primary_series_comes_before_boosters() {
+        let r = Rules::embedded();
+        let adult = d(1960, 1, 1);
+        let primary = [
+            dose(d(2021, 9, 1), "Pfizer"),
+            dose(d(2021, 9, 22), "Pfizer"),
+        ];
+        // 28 days after the series: no warning; booster 1 is due 90 days after the additional.
+        let mut doses = primary.to_vec();
+        doses.push(extra(d(2021, 10, 20), "Moderna"));
+        let s = evaluate(r, adult, &doses, &[]);
+        assert_eq!(kinds(&s), ["primary_1", "primary_2", "additional"]);
+        assert!(s.doses[2].warnings.is_empty());
+        assert_eq!(s.additional, Some(d(2021, 10, 20)));
+        assert_eq!(s.boosters, 0);
+        let next = s.next.unwrap();
+        assert_eq!(
+            (next.kind, next.due),
+            (DoseKind::Booster(1), d(2022, 1, 18))
+        );
+        // The booster after it is booster 1; booster 2 follows it.
+        doses.push(dose(d(2022, 1, 18), "Pfizer"));
+        let s = evaluate(r, adult, &doses, &[]);
+        assert_eq!(
+            kinds(&s),
+            ["primary_1", "primary_2", "additional", "booster_1"]
+        );
+        assert!(s.doses[3].warnings.is_empty());
+        assert_eq!(s.boosters, 1);
+        let next = s.next.unwrap();
+        assert_eq!(
+            (next.kind, next.due),
+            (DoseKind::Booster(2), d(2022, 5, 18))
+        );
+        // Booster 1's interval runs from the additional dose (91 days after the series, 62
+        // after the additional).
+        let mut early = primary.to_vec();
+        early.push(extra(d(2021, 10, 20), "Pfizer"));
+        early.push(dose(d(2021, 12, 22), "Pfizer"));
+        let s = evaluate(r, adult, &early, &[]);
+        assert_eq!(s.doses[3].warnings[0].code, "interval_too_short");
+        // 27 days after the series is too soon, by an unverified rule.
+        let mut soon = primary.to_vec();
+        soon.push(extra(d(2021, 10, 19), "Pfizer"));
+        let (kind, w) = check_new_dose(r, adult, &primary, &[], &extra(d(2021, 10, 19), "Pfizer"));
+        assert_eq!(kind, DoseKind::Additional);
+        assert_eq!(w[0].code, "interval_too_short");
+        assert!(!w[0].verified);
+        assert_eq!(
+            evaluate(r, adult, &soon, &[]).additional,
+            Some(d(2021, 10, 19))
+        );
+        // The flag defaults to false in JSON.
+        let e: DoseEvent =
+            serde_json::from_str(r#"{"date":"2021-09-01","product":"Pfizer"}"#).unwrap();
+        assert!(!e.additional);
+        assert_eq!(DoseKind::Additional.code(), "additional");
+    }
+
+    #[test]
+    fn additional_declared_too_early_or_too_late() {
+        let r = Rules::embedded();
+        let adult = d(1960, 1, 1);
+        let s = evaluate(
+            r,
+            adult,
+            &[
+                dose(d(2021, 9, 1), "Pfizer"),
+                extra(d(2021, 9, 22), "Pfizer"),
+            ],
+            &[],
+        );
+        assert_eq!(kinds(&s), ["primary_1", "primary_2"]);
+        assert_eq!(
+            s.doses[1].warnings[0].code,
+            "additional_before_primary_complete"
+        );
+        assert_eq!(s.primary_complete, Some(d(2021, 9, 22)));
+        assert_eq!(s.additional, None);
+        // After a booster (or a second one), a declared additional dose is a booster.
+        let s = evaluate(
+            r,
+            adult,
+            &[
+                dose(d(2021, 9, 1), "Janssen"),
+                dose(d(2021, 12, 1), "Pfizer"),
+                extra(d(2022, 4, 1), "Pfizer"),
+            ],
+            &[],
+        );
+        assert_eq!(kinds(&s), ["primary_1", "booster_1", "booster_2"]);
+        assert_eq!(s.doses[2].warnings[0].code, "additional_not_counted");
+        assert_eq!(s.additional, None);
+    }
+
+    #[test]
+    fn follow_up_states_at_their_boundaries() {
+        let r = Rules::embedded();
+        let none = |dob| evaluate(r, dob, &[], &[]);
+        let child = d(2018, 1, 1);
+        assert_eq!(
+            follow_up(r, child, &none(child), d(2022, 12, 31)),
+            FollowUp::NotEligible
+        );
+        assert_eq!(
+            follow_up(r, child, &none(child), d(2023, 1, 1)),
+            FollowUp::NotVaccinated
+        );
+        // A younger child with a dose is followed up.
+        let s = evaluate(r, child, &[dose(d(2021, 9, 1), "Vero Cell")], &[]);
+        assert_eq!(
+            follow_up(r, child, &s, d(2021, 9, 22)),
+            FollowUp::Due {
+                kind: DoseKind::Primary(2),
+                due: d(2021, 9, 22)
+            }
+        );
+        let adult = d(1980, 1, 1);
+        let s = evaluate(r, adult, &[dose(d(2021, 9, 1), "Pfizer")], &[]);
+        let due = d(2021, 9, 22);
+        let at = |as_of| follow_up(r, adult, &s, as_of);
+        assert_eq!(at(d(2021, 9, 21)), FollowUp::UpToDate);
+        let is_due = FollowUp::Due {
+            kind: DoseKind::Primary(2),
+            due,
+        };
+        assert_eq!(at(due), is_due);
+        assert_eq!(at(d(2021, 10, 22)), is_due, "30 days of grace");
+        let overdue = FollowUp::Overdue {
+            kind: DoseKind::Primary(2),
+            due,
+            days_overdue: 31,
+        };
+        assert_eq!(at(d(2021, 10, 23)), overdue);
+        assert_eq!(
+            serde_json::to_value(overdue).unwrap(),
+            serde_json::json!({"state": "overdue", "kind": {"primary": 2}, "due": "2021-09-22", "days_overdue": 31})
+        );
+        assert_eq!(
+            serde_json::to_value(FollowUp::NotEligible).unwrap(),
+            serde_json::json!({"state": "not_eligible"})
+        );
+        // Nothing next after the second booster.
+        let s = evaluate(
+            r,
+            adult,
+            &[
+                dose(d(2021, 9, 1), "Janssen"),
+                dose(d(2021, 12, 1), "Pfizer"),
+                dose(d(2022, 4, 1), "Pfizer"),
+            ],
+            &[],
+        );
+        assert_eq!(follow_up(r, adult, &s, d(2030, 1, 1)), FollowUp::UpToDate);
+    }
+
+    #[test]
+    fn young_people_wait_for_the_booster_minimum_ages() {
+        let r = Rules::embedded();
+        // Primary series at 9: booster 1 is due on the 12th birthday.
+        let child = d(2012, 3, 1);
+        let s = evaluate(
+            r,
+            child,
+            &[
+                dose(d(2021, 12, 1), "Pfizer"),
+                dose(d(2021, 12, 22), "Pfizer"),
+            ],
+            &[],
+        );
+        assert_eq!(s.next.unwrap().due, d(2024, 3, 1));
+        // Booster 1 at 13: booster 2 is due on the 18th birthday.
+        let teen = d(2008, 6, 1);
+        let s = evaluate(
+            r,
+            teen,
+            &[
+                dose(d(2021, 11, 1), "Pfizer"),
+                dose(d(2021, 11, 22), "Pfizer"),
+                dose(d(2022, 4, 21), "Pfizer"),
+            ],
+            &[],
+        );
+        let next = s.next.unwrap();
+        assert_eq!((next.kind, next.due), (DoseKind::Booster(2), d(2026, 6, 1)));
+        // Turning 18 before the adolescent interval ends: the adult interval applies from the
+        // birthday, consistently with the warnings a dose that day would get.
+        let nearly = d(2004, 4, 1);
+        let primary = [
+            dose(d(2021, 12, 1), "Pfizer"),
+            dose(d(2021, 12, 22), "Pfizer"),
+        ];
+        let s = evaluate(r, nearly, &primary, &[]);
+        assert_eq!(s.next.unwrap().due, d(2022, 4, 1));
+        let (_, w) = check_new_dose(r, nearly, &primary, &[], &dose(d(2022, 4, 1), "Pfizer"));
+        assert!(w.is_empty(), "{w:?}");
+        let (_, w) = check_new_dose(r, nearly, &primary, &[], &dose(d(2022, 3, 31), "Pfizer"));
+        assert_eq!(w[0].code, "interval_too_short");
+    }
+
+    #[test]
+    fn coverage_levels_do_not_count_the_additional_dose() {
+        let r = Rules::embedded();
+        let adult = d(1960, 1, 1);
+        assert_eq!(
+            levels(&evaluate(r, adult, &[], &[])),
+            CoverageLevels::default()
+        );
+        let mut doses = vec![
+            dose(d(2021, 9, 22), "Pfizer"),
+            dose(d(2021, 9, 1), "Pfizer"),
+            extra(d(2021, 10, 20), "Pfizer"),
+        ];
+        let l = levels(&evaluate(r, adult, &doses, &[]));
+        assert_eq!(
+            l,
+            CoverageLevels {
+                first_dose: Some(d(2021, 9, 1)),
+                primary_complete: Some(d(2021, 9, 22)),
+                booster1: None,
+                booster2: None,
+            }
+        );
+        doses.push(dose(d(2022, 1, 18), "Pfizer"));
+        doses.push(dose(d(2022, 5, 18), "Moderna"));
+        let l = levels(&evaluate(r, adult, &doses, &[]));
+        assert_eq!(l.booster1, Some(d(2022, 1, 18)));
+        assert_eq!(l.booster2, Some(d(2022, 5, 18)));
     }
 }

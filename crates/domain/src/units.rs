@@ -21,7 +21,7 @@ const UNITS_PRE2025_CSV: &str = include_str!("../data/units-pre2025.csv");
 const COMMUNE_MAP_CSV: &str = include_str!("../data/commune-map-pre2025-to-2025.csv");
 
 /// Which hierarchy a code belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum UnitVersion {
     #[serde(rename = "2025")]
     V2025,

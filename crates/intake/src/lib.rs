@@ -12,6 +12,8 @@
 //! `review` (best candidate ≥ 0.05), `unlinked` (nobody close). A clerk resolves reviews with [`decide`]:
 //! accept a candidate, reject them all, or create a new person from the record.
 
+pub mod doses;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;

@@ -8,12 +8,15 @@
 //! domain types; SQL never leaks out of this crate. The contract test suite in `tests/contract.rs`
 //! runs against both backends.
 
+pub mod coverage;
 pub mod error;
 pub mod linking_model;
 pub mod model;
 pub mod postgres;
+mod postgres_coverage;
 mod sql;
 pub mod sqlite;
+mod sqlite_coverage;
 
 use std::sync::Arc;
 
@@ -27,6 +30,10 @@ use domain::population::Denominator;
 use domain::{Error, ErrorCode};
 use uuid::Uuid;
 
+pub use coverage::{
+    CoverageReport, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason,
+    Level, PersonCoverage, RebuildReport, VaccinationSite, VaccineLot,
+};
 pub use linking_model::{
     LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, RecordKind,
     SourceRecord, SourceRecordQuery,
@@ -187,6 +194,51 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The person this one has been merged into, if any (None also for an unknown person).
     async fn merged_into(&self, person: Uuid) -> Result<Option<Uuid>>;
 
+    // ---- immunization registry -----------------------------------------------------------
+
+    /// Adds or updates vaccination sites (by code); returns how many were written.
+    async fn upsert_vaccination_sites(&self, sites: &[VaccinationSite]) -> Result<u64>;
+
+    /// Every vaccination site, by code.
+    async fn vaccination_sites(&self) -> Result<Vec<VaccinationSite>>;
+
+    /// Adds or updates vaccine lots (by product and lot); returns how many were written.
+    async fn upsert_vaccine_lots(&self, lots: &[VaccineLot]) -> Result<u64>;
+
+    /// Every vaccine lot, by product and lot.
+    async fn vaccine_lots(&self) -> Result<Vec<VaccineLot>>;
+
+    /// The unit's non-zero coverage counters `(level, birth month, count)`.
+    async fn coverage_counters(&self, unit: &CoverageUnit) -> Result<Vec<(Level, String, i64)>>;
+
+    /// Coverage rows of the unit's residents born in one of the ranges, plus (with
+    /// `changed_after`) those who reached a level after that date.
+    async fn coverage_rows(
+        &self,
+        unit: &CoverageUnit,
+        born: &[(NaiveDate, NaiveDate)],
+        changed_after: Option<NaiveDate>,
+    ) -> Result<Vec<PersonCoverage>>;
+
+    /// One person's coverage row (None for an unknown or merged person).
+    async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>>;
+
+    /// Recomputes every coverage row and counter from persons and dose records and compares
+    /// them with the stored ones; with `write`, replaces the stored ones when they differ.
+    async fn rebuild_coverage(&self, write: bool) -> Result<RebuildReport>;
+
+    /// A page of the unit's follow-up list (rows), oldest first, and its counts.
+    async fn follow_up_rows(
+        &self,
+        q: &FollowUpQuery,
+    ) -> Result<(Page<PersonCoverage>, FollowUpCounts)>;
+
+    /// Recorded reasons of these persons.
+    async fn follow_up_notes(&self, persons: &[Uuid]) -> Result<Vec<FollowUpNote>>;
+
+    /// Records why a person has not been vaccinated (replacing an earlier reason), audited.
+    async fn set_follow_up_note(&self, note: &FollowUpNote, audit: &NewAuditEntry) -> Result<()>;
+
     // ---- identity -------------------------------------------------------------------------
 
     /// Creates a user, with its audit entry in the same transaction; a taken username gives
@@ -284,6 +336,26 @@ pub async fn rebuild_denominators(store: &dyn Store, as_of: NaiveDate) -> Result
     );
     store.replace_denominators(as_of, &rows).await?;
     Ok(rows.len())
+}
+
+/// Coverage of a unit at a date from the counters (see [`coverage`]).
+pub async fn coverage_report(
+    store: &dyn Store,
+    unit: &CoverageUnit,
+    as_of: NaiveDate,
+) -> Result<CoverageReport> {
+    let counters = store.coverage_counters(unit).await?;
+    let boundary = coverage::boundary_months(&counters, as_of);
+    let rows = store.coverage_rows(unit, &boundary, None).await?;
+    let changed = store.coverage_rows(unit, &[], Some(as_of)).await?;
+    // Rows of boundary months are counted from the rows already.
+    let changed: Vec<PersonCoverage> = changed
+        .into_iter()
+        .filter(|r| !boundary.iter().any(|(f, l)| r.dob >= *f && r.dob <= *l))
+        .collect();
+    Ok(coverage::assemble_report(
+        unit, as_of, &counters, &rows, &changed,
+    ))
 }
 
 /// The household id for a source system's household reference (stable: the same reference

@@ -15,6 +15,10 @@ use chrono::{DateTime, Utc};
 use domain::audit::{AuditEntry, NewAuditEntry};
 use domain::auth::User;
 
+use crate::coverage::{
+    CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, Level, PersonCoverage,
+    RebuildReport, VaccinationSite, VaccineLot,
+};
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
     LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, SourceRecord,
@@ -26,6 +30,7 @@ use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
     user_from_columns,
 };
+use crate::postgres_coverage;
 use crate::sql::{
     AUDIT_COLUMNS, PERSON_COLUMNS, USER_COLUMNS, USER_COLUMNS_U, distinct, push_audit_page,
     push_audit_where, push_in, push_person_page, push_person_where, push_source_record_page,
@@ -180,7 +185,19 @@ impl Store for PgStore {
                 format!("Lỗi cập nhật cấu trúc cơ sở dữ liệu: {}", one_line(&e)),
                 format!("Migration failed: {}", one_line(&e)),
             )
-        })
+        })?;
+        // A database from before migration 0006 has persons without coverage rows.
+        let missing: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM persons WHERE merged_into IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM person_coverage)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        if missing {
+            self.rebuild_coverage(true).await?;
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -242,6 +259,8 @@ impl Store for PgStore {
             .map_err(from_sqlx)?
             .rows_affected();
         }
+        let ids: Vec<Uuid> = persons.iter().map(|p| p.id).collect();
+        postgres_coverage::refresh(&mut tx, &ids).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(n)
     }
@@ -365,6 +384,7 @@ impl Store for PgStore {
     ) -> Result<(u64, u64)> {
         let mut tx = self.begin_audited().await?;
         let (mut inserted, mut updated) = (0, 0);
+        let mut touched = Vec::with_capacity(entries.len());
         for e in entries {
             let household = e.household_ref.as_deref().map(crate::household_id_for);
             if let Some(h) = household {
@@ -431,7 +451,9 @@ impl Store for PgStore {
             } else {
                 inserted += 1;
             }
+            touched.push(id);
         }
+        postgres_coverage::refresh(&mut tx, &touched).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok((inserted, updated))
@@ -538,6 +560,20 @@ impl Store for PgStore {
                 Some(None) => {}
             }
         }
+        // Persons whose doses change: the records' current persons and their new ones.
+        let mut coverage_persons: Vec<Uuid> = persons.clone();
+        let record_ids: Vec<Uuid> = decisions.iter().map(|d| d.record_id).collect();
+        for chunk in record_ids.chunks(ANY_CHUNK) {
+            let before: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT person_id FROM source_records WHERE kind = 'dose' \
+                 AND person_id IS NOT NULL AND id = ANY($1)",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            coverage_persons.extend(before);
+        }
         for chunk in decisions.chunks(INSERT_CHUNK) {
             let updated: Vec<Uuid> = sqlx::query_scalar(
                 "UPDATE source_records s SET status = t.status, person_id = t.person_id, \
@@ -609,6 +645,7 @@ impl Store for PgStore {
             push_in(&mut qb, "id::text", chunk);
             qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
         }
+        postgres_coverage::refresh(&mut tx, &coverage_persons).await?;
         if let Some(audit) = audit {
             append_in_tx(&mut tx, audit).await?;
         }
@@ -837,6 +874,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
+        postgres_coverage::refresh(&mut tx, &[kept, merged]).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(merge)
@@ -891,6 +929,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+        postgres_coverage::refresh(&mut tx, &[merge.kept, merge.merged]).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(merge)
@@ -1242,6 +1281,146 @@ impl Store for PgStore {
             rows.iter().map(audit_from_row).collect::<Result<_>>()?,
             head,
         ))
+    }
+
+    async fn upsert_vaccination_sites(&self, sites: &[VaccinationSite]) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut n = 0;
+        for chunk in sites.chunks(INSERT_CHUNK) {
+            n += sqlx::query(
+                "INSERT INTO vaccination_sites (code, name, commune_code) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 commune_code = excluded.commune_code",
+            )
+            .bind(chunk.iter().map(|s| s.code.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|s| s.commune_code.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(n)
+    }
+
+    async fn vaccination_sites(&self) -> Result<Vec<VaccinationSite>> {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT code, name, commune_code FROM vaccination_sites ORDER BY code")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, commune_code)| VaccinationSite {
+                code,
+                name,
+                commune_code,
+            })
+            .collect())
+    }
+
+    async fn upsert_vaccine_lots(&self, lots: &[VaccineLot]) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut n = 0;
+        for chunk in lots.chunks(INSERT_CHUNK) {
+            n += sqlx::query(
+                "INSERT INTO vaccine_lots (product, lot, expiry) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[]) \
+                 ON CONFLICT (product, lot) DO UPDATE SET expiry = excluded.expiry",
+            )
+            .bind(chunk.iter().map(|l| l.product.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|l| l.lot.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|l| l.expiry).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(n)
+    }
+
+    async fn vaccine_lots(&self) -> Result<Vec<VaccineLot>> {
+        let rows: Vec<(String, String, NaiveDate)> =
+            sqlx::query_as("SELECT product, lot, expiry FROM vaccine_lots ORDER BY product, lot")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(product, lot, expiry)| VaccineLot {
+                product,
+                lot,
+                expiry,
+            })
+            .collect())
+    }
+
+    async fn coverage_counters(&self, unit: &CoverageUnit) -> Result<Vec<(Level, String, i64)>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        postgres_coverage::counters(&mut conn, unit).await
+    }
+
+    async fn coverage_rows(
+        &self,
+        unit: &CoverageUnit,
+        born: &[(NaiveDate, NaiveDate)],
+        changed_after: Option<NaiveDate>,
+    ) -> Result<Vec<PersonCoverage>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        postgres_coverage::rows(&mut conn, unit, born, changed_after).await
+    }
+
+    async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM person_coverage WHERE person_id = $1",
+            postgres_coverage::ROW_COLUMNS
+        ))
+        .bind(person)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.as_ref().map(postgres_coverage::row_from).transpose()
+    }
+
+    async fn rebuild_coverage(&self, write: bool) -> Result<RebuildReport> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let (stored, counters, fresh) = postgres_coverage::rebuild_inputs(&mut tx).await?;
+        let mut report = crate::coverage::compare(&stored, &fresh, &counters);
+        if write && !report.consistent() {
+            postgres_coverage::rewrite(&mut tx, &fresh).await?;
+            report.rewritten = true;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(report)
+    }
+
+    async fn follow_up_rows(
+        &self,
+        q: &FollowUpQuery,
+    ) -> Result<(Page<PersonCoverage>, FollowUpCounts)> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        postgres_coverage::follow_up_rows(&mut conn, q).await
+    }
+
+    async fn follow_up_notes(&self, persons: &[Uuid]) -> Result<Vec<FollowUpNote>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        postgres_coverage::follow_up_notes(&mut conn, persons).await
+    }
+
+    async fn set_follow_up_note(&self, note: &FollowUpNote, audit: &NewAuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        postgres_coverage::set_follow_up_note(&mut tx, note).await?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
     }
 
     async fn close(&self) {

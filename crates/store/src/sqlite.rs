@@ -15,6 +15,10 @@ use chrono::{DateTime, Utc};
 use domain::audit::{AuditEntry, NewAuditEntry};
 use domain::auth::User;
 
+use crate::coverage::{
+    CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, Level, PersonCoverage,
+    RebuildReport, VaccinationSite, VaccineLot,
+};
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
     LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, SourceRecord,
@@ -31,6 +35,7 @@ use crate::sql::{
     push_audit_where, push_in, push_person_page, push_person_where, push_source_record_page,
     push_source_record_where, source_record_from_row, status_counts,
 };
+use crate::sqlite_coverage;
 use crate::{Backend, Result, Store};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -194,7 +199,19 @@ impl Store for SqliteStore {
                 format!("Lỗi cập nhật cấu trúc cơ sở dữ liệu: {}", one_line(&e)),
                 format!("Migration failed: {}", one_line(&e)),
             )
-        })
+        })?;
+        // A database from before migration 0006 has persons without coverage rows.
+        let missing: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM persons WHERE merged_into IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM person_coverage)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        if missing {
+            self.rebuild_coverage(true).await?;
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -280,6 +297,8 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+        let ids: Vec<Uuid> = persons.iter().map(|p| p.id).collect();
+        sqlite_coverage::refresh(&mut tx, &ids).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(n)
     }
@@ -385,6 +404,7 @@ impl Store for SqliteStore {
     ) -> Result<(u64, u64)> {
         let mut tx = self.begin_audited().await?;
         let (mut inserted, mut updated) = (0, 0);
+        let mut touched = Vec::with_capacity(entries.len());
         for e in entries {
             let household = e.household_ref.as_deref().map(crate::household_id_for);
             if let Some(h) = household {
@@ -432,7 +452,7 @@ impl Store for SqliteStore {
                 .clone()
                 .unwrap_or_else(|| Uuid::now_v7().to_string());
             sqlx::query(sql)
-                .bind(id)
+                .bind(&id)
                 .bind(&e.province_code)
                 .bind(&e.commune_code)
                 .bind(&e.old_commune_code)
@@ -453,7 +473,9 @@ impl Store for SqliteStore {
             } else {
                 inserted += 1;
             }
+            touched.push(parse_uuid(&id)?);
         }
+        sqlite_coverage::refresh(&mut tx, &touched).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok((inserted, updated))
@@ -551,6 +573,24 @@ impl Store for SqliteStore {
                 Some((None,)) => {}
             }
         }
+        // Persons whose doses change: the records' current persons and their new ones.
+        let mut coverage_persons: Vec<Uuid> =
+            decisions.iter().filter_map(|d| d.person_id).collect();
+        let record_ids: Vec<String> = decisions.iter().map(|d| d.record_id.to_string()).collect();
+        for chunk in record_ids.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT person_id FROM source_records WHERE kind = 'dose' AND person_id IS NOT NULL",
+            );
+            push_in(&mut qb, "id", chunk);
+            let before: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            for p in before {
+                coverage_persons.push(parse_uuid(&p)?);
+            }
+        }
         // One UPDATE … FROM (VALUES …) per chunk (as PostgreSQL's UPDATE … FROM UNNEST).
         for chunk in decisions.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
@@ -614,6 +654,7 @@ impl Store for SqliteStore {
             push_in(&mut qb, "id", chunk);
             qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
         }
+        sqlite_coverage::refresh(&mut tx, &coverage_persons).await?;
         if let Some(audit) = audit {
             append_in_tx(&mut tx, audit).await?;
         }
@@ -853,6 +894,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
+        sqlite_coverage::refresh(&mut tx, &[kept, merged]).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(merge)
@@ -903,6 +945,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+        sqlite_coverage::refresh(&mut tx, &[merge.kept, merge.merged]).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(merge)
@@ -1247,6 +1290,148 @@ impl Store for SqliteStore {
             rows.iter().map(audit_from_row).collect::<Result<_>>()?,
             head,
         ))
+    }
+
+    async fn upsert_vaccination_sites(&self, sites: &[VaccinationSite]) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut n = 0;
+        for chunk in sites.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO vaccination_sites (code, name, commune_code) ",
+            );
+            qb.push_values(chunk, |mut b, s| {
+                b.push_bind(&s.code)
+                    .push_bind(&s.name)
+                    .push_bind(&s.commune_code);
+            });
+            qb.push(
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 commune_code = excluded.commune_code",
+            );
+            n += qb
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(n)
+    }
+
+    async fn vaccination_sites(&self) -> Result<Vec<VaccinationSite>> {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT code, name, commune_code FROM vaccination_sites ORDER BY code")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, commune_code)| VaccinationSite {
+                code,
+                name,
+                commune_code,
+            })
+            .collect())
+    }
+
+    async fn upsert_vaccine_lots(&self, lots: &[VaccineLot]) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut n = 0;
+        for chunk in lots.chunks(INSERT_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("INSERT INTO vaccine_lots (product, lot, expiry) ");
+            qb.push_values(chunk, |mut b, l| {
+                b.push_bind(&l.product)
+                    .push_bind(&l.lot)
+                    .push_bind(l.expiry);
+            });
+            qb.push(" ON CONFLICT (product, lot) DO UPDATE SET expiry = excluded.expiry");
+            n += qb
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(n)
+    }
+
+    async fn vaccine_lots(&self) -> Result<Vec<VaccineLot>> {
+        let rows: Vec<(String, String, NaiveDate)> =
+            sqlx::query_as("SELECT product, lot, expiry FROM vaccine_lots ORDER BY product, lot")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(product, lot, expiry)| VaccineLot {
+                product,
+                lot,
+                expiry,
+            })
+            .collect())
+    }
+
+    async fn coverage_counters(&self, unit: &CoverageUnit) -> Result<Vec<(Level, String, i64)>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        sqlite_coverage::counters(&mut conn, unit).await
+    }
+
+    async fn coverage_rows(
+        &self,
+        unit: &CoverageUnit,
+        born: &[(NaiveDate, NaiveDate)],
+        changed_after: Option<NaiveDate>,
+    ) -> Result<Vec<PersonCoverage>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        sqlite_coverage::rows(&mut conn, unit, born, changed_after).await
+    }
+
+    async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM person_coverage WHERE person_id = $1",
+            sqlite_coverage::ROW_COLUMNS
+        ))
+        .bind(person.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.as_ref().map(sqlite_coverage::row_from).transpose()
+    }
+
+    async fn rebuild_coverage(&self, write: bool) -> Result<RebuildReport> {
+        let mut tx = self.begin_audited().await?;
+        let (stored, counters, fresh) = sqlite_coverage::rebuild_inputs(&mut tx).await?;
+        let mut report = crate::coverage::compare(&stored, &fresh, &counters);
+        if write && !report.consistent() {
+            sqlite_coverage::rewrite(&mut tx, &fresh).await?;
+            report.rewritten = true;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(report)
+    }
+
+    async fn follow_up_rows(
+        &self,
+        q: &FollowUpQuery,
+    ) -> Result<(Page<PersonCoverage>, FollowUpCounts)> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        sqlite_coverage::follow_up_rows(&mut conn, q).await
+    }
+
+    async fn follow_up_notes(&self, persons: &[Uuid]) -> Result<Vec<FollowUpNote>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        sqlite_coverage::follow_up_notes(&mut conn, persons).await
+    }
+
+    async fn set_follow_up_note(&self, note: &FollowUpNote, audit: &NewAuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        sqlite_coverage::set_follow_up_note(&mut tx, note).await?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
     }
 
     async fn close(&self) {
