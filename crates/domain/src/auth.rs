@@ -113,6 +113,14 @@ pub enum Permission {
     SubmitRecords,
     /// Resolve the linkage review queue, merge and unmerge persons of the unit.
     ReviewLinks,
+    /// Record vaccination doses given to persons of the unit (form, API, file import).
+    RecordDoses,
+    /// Read vaccination coverage figures (aggregates, no personal data) of any unit.
+    ViewCoverage,
+    /// Read the unit's door-to-door follow-up lists and record why residents are not vaccinated.
+    ManageFollowUp,
+    /// Compute vaccine allocation splits for the unit.
+    PlanAllocation,
 }
 
 /// What a route requires of its caller.
@@ -163,10 +171,25 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
                 | Lab
                 | TreatmentFacility
         ),
-        ReviewLinks => matches!(
+        ReviewLinks | ManageFollowUp => matches!(
             role,
             Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff
         ),
+        RecordDoses => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | VaccinationSite
+        ),
+        ViewCoverage => matches!(
+            role,
+            Admin
+                | ProvinceOfficer
+                | DistrictOfficer
+                | CommuneStaff
+                | VaccinationSite
+                | Lab
+                | TreatmentFacility
+        ),
+        PlanAllocation => matches!(role, Admin | ProvinceOfficer | DistrictOfficer),
     }
 }
 
