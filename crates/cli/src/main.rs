@@ -1,5 +1,6 @@
 //! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `link`,
-//! `dedupe`, `linkage-data`, `link-score`, `user`, `token`, `audit`.
+//! `dedupe`, `linkage-data`, `link-score`, `user`, `token`, `audit`, `coverage`,
+//! `allocate`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -37,7 +38,7 @@ enum Command {
     /// Population denominators derived from the register.
     #[command(subcommand)]
     Population(commands::population::Command),
-    /// Import data files (population register).
+    /// Import data files (population register, records, doses, vaccination sites and lots).
     #[command(subcommand)]
     Import(commands::import::Command),
     /// Link records to a population register (CSV in, CSV out).
@@ -57,6 +58,12 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::Command),
+    /// Vaccination coverage of a unit; `coverage rebuild [--check]` recomputes the counters.
+    Coverage(commands::coverage::Args),
+    /// Recommended split of a vaccine delivery to the units below, by unmet need.
+    Allocate(commands::coverage::AllocateArgs),
+    /// Door-to-door follow-up list of a unit (JSON, or XLSX with --out).
+    Followup(commands::followup::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +94,9 @@ fn main() -> ExitCode {
             Command::User(c) => commands::user::run_user(c, &file).await,
             Command::Token(c) => commands::user::run_token(c, &file).await,
             Command::Audit(c) => commands::audit::run(c, &file).await,
+            Command::Coverage(a) => commands::coverage::run(a, &file).await,
+            Command::Allocate(a) => commands::coverage::allocate(a, &file).await,
+            Command::Followup(a) => commands::followup::run(a, &file).await,
         }
     });
     match result {

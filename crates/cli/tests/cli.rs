@@ -808,3 +808,618 @@ fn import_records_links_them_idempotently_and_rejects_unidentifiable_rows() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Loại bản ghi"));
 }
+
+#[test]
+fn import_doses_rejects_bad_rows_is_idempotent_and_writes_the_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let out = phongdich()
+        .args([
+            "demo",
+            "--database",
+            &url,
+            "--persons",
+            "2000",
+            "--seed",
+            "9",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let persons: Vec<domain::person::Person> = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let mut q = store::PersonQuery::new(store::PersonScope::Province("12".into()));
+        q.limit = 200;
+        let page = s.list_persons(&q).await.unwrap();
+        s.close().await;
+        page.items
+    });
+    let adults: Vec<_> = persons
+        .iter()
+        .filter(|p| {
+            p.national_id.is_some() && p.dob < chrono::NaiveDate::from_ymd_opt(1995, 1, 1).unwrap()
+        })
+        .take(30)
+        .collect();
+    assert_eq!(adults.len(), 30);
+    let file = dir.path().join("mui-tiem.csv");
+    let mut w = csv::Writer::from_path(&file).unwrap();
+    w.write_record([
+        "record_id",
+        "national_id",
+        "full_name",
+        "dob",
+        "sex",
+        "commune_code",
+        "phone",
+        "vaccine",
+        "dose_date",
+        "lot",
+        "site_code",
+    ])
+    .unwrap();
+    let vaccines = ["AstraZeneca", "vero cell", "EU/1/20/1528"];
+    for (i, p) in adults.iter().enumerate() {
+        w.write_record([
+            format!("CLI-{i}"),
+            p.national_id.as_ref().unwrap().as_str().to_string(),
+            p.full_name.clone(),
+            p.dob.format("%d/%m/%Y").to_string(),
+            p.sex.as_str().to_string(),
+            p.commune_code.clone(),
+            String::new(),
+            vaccines[i % 3].to_string(),
+            "12/09/2021".into(),
+            "L-1".into(),
+            "TYT-CLI".into(),
+        ])
+        .unwrap();
+    }
+    let p = adults[0];
+    let id = p.national_id.as_ref().unwrap().as_str().to_string();
+    // Row 32: impossible date; 33: unknown vaccine; 34: nothing identifies the person.
+    w.write_record([
+        "CLI-bad-1",
+        &id,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "Pfizer",
+        "31/02/2022",
+        "",
+        "TYT-CLI",
+    ])
+    .unwrap();
+    w.write_record([
+        "CLI-bad-2",
+        &id,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "Sputnik Light X",
+        "01/03/2022",
+        "",
+        "TYT-CLI",
+    ])
+    .unwrap();
+    w.write_record([
+        "CLI-bad-3",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "Moderna",
+        "01/03/2022",
+        "",
+        "TYT-CLI",
+    ])
+    .unwrap();
+    w.flush().unwrap();
+    let import = |path: &std::path::Path| {
+        let out = phongdich()
+            .args(["import", "doses"])
+            .arg(path)
+            .args(["--database", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = import(&file);
+    assert_eq!(first["inserted"], 30, "{first}");
+    assert_eq!(first["duplicates"], 0, "{first}");
+    assert_eq!(first["rejected"], 3, "{first}");
+    assert!(first["linked"].as_u64().unwrap() >= 29, "{first}");
+    for key in ["review", "unlinked"] {
+        assert!(first[key].is_u64(), "{first}");
+    }
+    let errors = std::fs::read_to_string(first["errors_file"].as_str().unwrap()).unwrap();
+    assert!(errors.starts_with("row,column,value,message"), "{errors}");
+    let cells: Vec<Vec<String>> = csv::Reader::from_reader(errors.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let has = |row: &str, col: &str, value: &str, message: &str| {
+        cells
+            .iter()
+            .any(|c| c[0] == row && c[1] == col && c[2] == value && c[3].starts_with(message))
+    };
+    assert!(
+        has("32", "dose_date", "31/02/2022", "Ngày tiêm không hợp lệ"),
+        "{errors}"
+    );
+    assert!(
+        has("33", "vaccine", "Sputnik Light X", "Không có vắc xin này"),
+        "{errors}"
+    );
+    assert!(
+        has("34", "national_id", "", "Không đủ thông tin xác định người"),
+        "{errors}"
+    );
+    assert_eq!(errors.lines().count(), 4, "{errors}");
+    let again = import(&file);
+    assert_eq!(
+        (again["inserted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(30)),
+        "{again}"
+    );
+
+    // The template: an xlsx with the columns, an example row and the notes sheet.
+    let template = dir.path().join("mau.xlsx");
+    let out = phongdich()
+        .args(["import", "doses", "--template"])
+        .arg(&template)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto(&template).unwrap();
+    assert_eq!(book.sheet_names(), ["mui_tiem", "huong_dan"]);
+    let sheet = book.worksheet_range("mui_tiem").unwrap();
+    let header: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let mut want: Vec<&str> = domain::dose_record::COLUMNS.to_vec();
+    want.push("additional");
+    assert_eq!(header, want);
+    let notes = book.worksheet_range("huong_dan").unwrap();
+    let text: String = notes
+        .rows()
+        .flatten()
+        .map(|c| c.to_string() + "\n")
+        .collect();
+    for needle in [
+        "Vero Cell",
+        "AstraZeneca",
+        "EU/1/20/1528",
+        "DD/MM/YYYY",
+        "Số CCCD 12 chữ số",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from the notes");
+    }
+    // Its example row is itself a valid dose.
+    let example = import(&template);
+    assert_eq!(
+        (example["inserted"].as_u64(), example["rejected"].as_u64()),
+        (Some(1), Some(0)),
+        "{example}"
+    );
+    assert!(example["errors_file"].is_null());
+    let csv_template = dir.path().join("mau.csv");
+    let out = phongdich()
+        .args(["import", "doses", "--template"])
+        .arg(&csv_template)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let head = std::fs::read_to_string(&csv_template).unwrap();
+    assert!(head.starts_with("record_id,national_id,full_name,dob,sex,commune_code,phone,vaccine,dose_date,lot,site_code,additional"), "{head}");
+    let notes = std::fs::read_to_string(dir.path().join("mau.huong-dan.csv")).unwrap();
+    assert!(notes.contains("Hayat-Vax"), "{notes}");
+
+    // Sites and lots.
+    let sites = dir.path().join("diem-tiem.csv");
+    std::fs::write(
+        &sites,
+        format!(
+            "code,name,commune_code\nTYT-CLI,trạm y tế  thử,{}\nTYT-X,Trạm X,99999\n",
+            p.commune_code
+        ),
+    )
+    .unwrap();
+    let out = phongdich()
+        .args(["import", "sites"])
+        .arg(&sites)
+        .args(["--database", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["written"].as_u64(), s["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    let lots = dir.path().join("lo.csv");
+    std::fs::write(
+        &lots,
+        "vaccine,lot,expiry\nPfizer,L-1,31/12/2021\nNope,L-2,2022-01-01\nModerna,L-3,2022-02-30\n",
+    )
+    .unwrap();
+    let out = phongdich()
+        .args(["import", "lots"])
+        .arg(&lots)
+        .args(["--database", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (l["written"].as_u64(), l["rejected"].as_u64()),
+        (Some(1), Some(2)),
+        "{l}"
+    );
+    let (site_list, lot_list) = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let out = (
+            s.vaccination_sites().await.unwrap(),
+            s.vaccine_lots().await.unwrap(),
+        );
+        s.close().await;
+        out
+    });
+    let site = site_list.iter().find(|s| s.code == "TYT-CLI").unwrap();
+    assert_eq!(site.name, "trạm y tế thử");
+    assert_eq!(site.commune_code.as_deref(), Some(p.commune_code.as_str()));
+    assert!(
+        lot_list
+            .iter()
+            .any(|l| l.lot == "L-1" && l.product == "EU/1/20/1528")
+    );
+}
+
+/// Runs `phongdich ARGS`; returns success, stdout as JSON (Null when not JSON) and stderr.
+fn run_json(args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = phongdich().args(args).output().unwrap();
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn coverage_report_rebuild_check_and_allocate() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cov.db").display());
+    let (ok, _, err) = run_json(&[
+        "demo",
+        "--database",
+        &url,
+        "--province",
+        "12",
+        "--persons",
+        "1500",
+        "--seed",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+
+    // The report, in the documented shape, equal to the store's.
+    let (ok, report, err) = run_json(&[
+        "coverage",
+        "--database",
+        &url,
+        "--unit",
+        "12",
+        "--as-of",
+        "2026-01-01",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(report["unit"], "12");
+    assert_eq!(report["as_of"], "2026-01-01");
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 7);
+    let all = groups.iter().find(|g| g["age_group"] == "all").unwrap();
+    assert_eq!(all["population"], 1500);
+    assert!(all["at_least_one"].as_u64().unwrap() > 0, "{all}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let want = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let unit = store::CoverageUnit::resolve("12", None).unwrap();
+        let as_of = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let r = store::coverage_report(s.as_ref(), &unit, as_of)
+            .await
+            .unwrap();
+        s.close().await;
+        r
+    });
+    assert_eq!(report, serde_json::to_value(&want).unwrap());
+    let (ok, old, _) = run_json(&[
+        "coverage",
+        "--database",
+        &url,
+        "--unit",
+        "12",
+        "--hierarchy",
+        "pre2025",
+        "--as-of",
+        "2026-01-01",
+    ]);
+    assert!(ok);
+    assert_eq!(old["hierarchy"], "pre2025");
+    assert_eq!(old["groups"][6]["at_least_one"], all["at_least_one"]);
+    let (ok, _, err) = run_json(&["coverage", "--database", &url, "--unit", "99999"]);
+    assert!(!ok);
+    assert!(
+        err.starts_with("lỗi [not_found]") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+
+    // The check agrees, then finds a counter edited behind the application's back.
+    let (ok, check, err) = run_json(&["coverage", "rebuild", "--database", &url, "--check"]);
+    assert!(ok, "{err}");
+    assert_eq!(check["consistent"], true);
+    assert_eq!(check["persons"], 1500);
+    assert_eq!(check["rewritten"], false);
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "UPDATE coverage_counts SET count = count + 1 \
+             WHERE unit_code = '12' AND level = 'at_least_one'",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+    });
+    let (ok, check, err) = run_json(&["coverage", "rebuild", "--database", &url, "--check"]);
+    assert!(!ok, "a tampered counter must fail the check");
+    assert_eq!(check["consistent"], false);
+    assert!(check["counters_differing"].as_u64().unwrap() > 0);
+    assert!(
+        err.starts_with("lỗi:") && err.contains("coverage rebuild"),
+        "{err}"
+    );
+    // Still failing: the check writes nothing. A rebuild repairs.
+    assert!(!run_json(&["coverage", "rebuild", "--database", &url, "--check"]).0);
+    let (ok, rebuilt, err) = run_json(&["coverage", "rebuild", "--database", &url]);
+    assert!(ok, "{err}");
+    assert_eq!(rebuilt["rewritten"], true);
+    let (ok, check, _) = run_json(&["coverage", "rebuild", "--database", &url, "--check"]);
+    assert!(ok);
+    assert_eq!(check["consistent"], true);
+
+    // Allocation of a delivery to the communes of the province.
+    let (ok, plan, err) = run_json(&[
+        "allocate",
+        "--database",
+        &url,
+        "--unit",
+        "12",
+        "--product",
+        "Pfizer",
+        "--doses",
+        "2000",
+        "--as-of",
+        "2026-01-01",
+    ]);
+    assert!(ok, "{err}");
+    let allocated = plan["allocated"].as_u64().unwrap();
+    assert_eq!(allocated + plan["left_over"].as_u64().unwrap(), 2000);
+    let sum: u64 = plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["doses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, allocated);
+    assert_eq!(plan["steps"].as_array().unwrap().len(), 5);
+    assert!(
+        plan["need_formula_vi"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nhu cầu")
+    );
+    let commune = domain::units::AdminUnits::embedded()
+        .v2025
+        .communes_under("12")[0]
+        .clone();
+    let (ok, _, err) = run_json(&[
+        "allocate",
+        "--database",
+        &url,
+        "--unit",
+        &commune,
+        "--product",
+        "Pfizer",
+        "--doses",
+        "5",
+    ]);
+    assert!(!ok && err.starts_with("lỗi [invalid_input]"), "{err}");
+}
+
+#[test]
+fn followup_lists_counts_reasons_and_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fu.db").display());
+    let (ok, _, err) = run_json(&[
+        "demo",
+        "--database",
+        &url,
+        "--province",
+        "12",
+        "--persons",
+        "1200",
+        "--seed",
+        "5",
+    ]);
+    assert!(ok, "{err}");
+    let as_of = chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap();
+    let (ok, province, err) = run_json(&[
+        "followup",
+        "--database",
+        &url,
+        "--unit",
+        "12",
+        "--as-of",
+        "2023-06-01",
+    ]);
+    assert!(ok, "{err}");
+    let entries = province["entries"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, province["total"].as_u64().unwrap());
+    assert!(!entries.is_empty());
+    // Every entry is old enough and either never vaccinated or overdue beyond the grace period.
+    let min_age = province["min_age_years"].as_u64().unwrap();
+    let grace = province["overdue_grace_days"].as_i64().unwrap();
+    for e in entries {
+        assert!(e["age"].as_u64().unwrap() >= min_age, "{e}");
+        match e["state"]["state"].as_str().unwrap() {
+            "not_vaccinated" => assert_eq!(e["doses"], 0, "{e}"),
+            "overdue" => {
+                let due = chrono::NaiveDate::parse_from_str(e["due"].as_str().unwrap(), "%Y-%m-%d")
+                    .unwrap();
+                assert!(due + chrono::Duration::days(grace) < as_of, "{e}");
+            }
+            other => panic!("unexpected state {other}: {e}"),
+        }
+    }
+    let not_vaccinated = entries
+        .iter()
+        .filter(|e| e["state"]["state"] == "not_vaccinated")
+        .count() as u64;
+    assert_eq!(province["counts"]["not_vaccinated"], not_vaccinated);
+    assert_eq!(
+        province["counts"]["not_vaccinated_without_known_reason"],
+        not_vaccinated
+    );
+
+    // One commune: a recorded reason lowers its count of "not vaccinated, no known reason".
+    let first = entries
+        .iter()
+        .find(|e| e["state"]["state"] == "not_vaccinated")
+        .expect("someone not vaccinated");
+    let commune = first["commune_code"].as_str().unwrap().to_string();
+    let person: uuid::Uuid = first["person_id"].as_str().unwrap().parse().unwrap();
+    let args = [
+        "followup",
+        "--database",
+        &url,
+        "--unit",
+        &commune,
+        "--as-of",
+        "2023-06-01",
+    ];
+    let (ok, before, err) = run_json(&args);
+    assert!(ok, "{err}");
+    assert_eq!(before["unit"]["code"], commune.as_str());
+    let unexplained = before["counts"]["not_vaccinated_without_known_reason"]
+        .as_u64()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let note = store::FollowUpNote {
+            person_id: person,
+            reason: store::FollowUpReason::MovedAway,
+            note: "Chuyển vào Bình Dương".into(),
+            updated_by: "test".into(),
+            updated_at: chrono::Utc::now(),
+        };
+        let audit = domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("test".into()),
+            action: "followup.reason".into(),
+            entity_type: Some("person".into()),
+            entity_id: Some(person.to_string()),
+            unit_code: None,
+            ip: None,
+            details: serde_json::json!({}),
+        };
+        s.set_follow_up_note(&note, &audit).await.unwrap();
+        s.close().await;
+    });
+    let (ok, after, _) = run_json(&args);
+    assert!(ok);
+    assert_eq!(
+        after["counts"]["not_vaccinated_without_known_reason"],
+        unexplained - 1
+    );
+    let moved = after["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["person_id"] == person.to_string())
+        .unwrap();
+    assert_eq!(moved["reason"], "moved_away");
+    assert_eq!(moved["note"], "Chuyển vào Bình Dương");
+
+    // The XLSX: Vietnamese headers, one row per resident, the summary sheet.
+    let out = dir.path().join("tiem-vet.xlsx");
+    let (ok, written, err) = run_json(&[
+        "followup",
+        "--database",
+        &url,
+        "--unit",
+        &commune,
+        "--as-of",
+        "2023-06-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(written["counts"], after["counts"]);
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto(&out).unwrap();
+    let sheet = book.worksheet_range("Danh sách").unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    assert_eq!(rows[0][1].to_string(), "Họ và tên");
+    assert_eq!(rows[0][10].to_string(), "Tình trạng");
+    assert_eq!(rows.len() as u64, after["total"].as_u64().unwrap() + 1);
+    assert!(
+        rows.iter()
+            .any(|r| r[13] == "Đã chuyển đi" && r[14] == "Chuyển vào Bình Dương")
+    );
+    let summary = book.worksheet_range("Tổng hợp").unwrap();
+    assert!(
+        summary.rows().any(|r| r[0] == "Chưa tiêm, chưa rõ lý do"
+            && r[1].to_string() == (unexplained - 1).to_string())
+    );
+
+    let (ok, _, err) = run_json(&["followup", "--database", &url, "--unit", "99999"]);
+    assert!(!ok);
+    assert!(err.starts_with("lỗi [not_found]"), "{err}");
+}

@@ -192,9 +192,10 @@ pub async fn record_for_person(
     by: &str,
     audit: &NewAuditEntry,
 ) -> Result<RecordedDose> {
-    let p = store.get_person(person).await?.ok_or_else(|| {
-        Error::not_found("người", "person")
-    })?;
+    let p = store
+        .get_person(person)
+        .await?
+        .ok_or_else(|| Error::not_found("người", "person"))?;
     let reference = DoseReference::load(store).await?;
     let history: Vec<DoseEvent> = person_history(store, person)
         .await?

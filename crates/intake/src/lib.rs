@@ -12,7 +12,9 @@
 //! `review` (best candidate ≥ 0.05), `unlinked` (nobody close). A clerk resolves reviews with [`decide`]:
 //! accept a candidate, reject them all, or create a new person from the record.
 
+pub mod allocation_need;
 pub mod doses;
+pub mod followup;
 
 use std::collections::{HashMap, HashSet};
 

@@ -276,11 +276,68 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
         ("POST", "/api/v1/users/{id}/disable") => p(format!("/api/v1/users/{fresh_user}/disable")),
         ("POST", "/api/v1/users/{id}/enable") => p(format!("/api/v1/users/{fresh_user}/enable")),
         ("GET", "/api/v1/audit") => p("/api/v1/audit?limit=5".into()),
+        ("GET", "/api/v1/coverage") => p(format!(
+            "/api/v1/coverage?unit={unit}&hierarchy={version}&as_of=2026-01-01"
+        )),
+        ("GET", "/api/v1/allocation") => p(format!(
+            "/api/v1/allocation?unit={unit}&hierarchy={version}&product=Pfizer&doses=100&as_of=2026-01-01"
+        )),
+        ("POST", "/api/v1/doses") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            // A site not in the lists, so only the person's commune puts the row in scope.
+            body: Some(serde_json::json!({"records": [{
+                "record_id": Uuid::new_v4().to_string(), "full_name": "Lò Văn Thử",
+                "dob": "1990-05-05", "sex": "male", "commune_code": dose_commune(w, c, inside),
+                "vaccine": "Pfizer", "dose_date": "2021-08-02", "site_code": "probe"}]})),
+        },
+        ("POST", "/api/v1/persons/{id}/doses") => Probe {
+            method: m,
+            path: format!("/api/v1/persons/{person}/doses"),
+            body: Some(
+                serde_json::json!({"vaccine": "Pfizer", "dose_date": "2021-08-02",
+                "site_code": "probe", "check_only": true}),
+            ),
+        },
+        ("GET", "/api/v1/persons/{id}/vaccinations") => {
+            p(format!("/api/v1/persons/{person}/vaccinations"))
+        }
+        ("GET", "/api/v1/vaccines" | "/api/v1/vaccination-sites" | "/api/v1/vaccine-lots") => {
+            p(spec.path.clone())
+        }
+        ("GET", "/api/v1/doses/template.xlsx") => p(spec.path.clone()),
+        ("GET", "/api/v1/followup") => p(format!(
+            "/api/v1/followup?unit={unit}&hierarchy={version}&as_of=2026-01-01&limit=50"
+        )),
+        ("PUT", "/api/v1/followup/{id}") => Probe {
+            method: m,
+            path: format!("/api/v1/followup/{person}"),
+            body: Some(serde_json::json!({"reason": "unreachable", "note": "probe"})),
+        },
         ("GET", "/healthz" | "/readyz" | "/metrics") => p(spec.path.clone()),
         ("GET", path) if path.starts_with("/static/") => p(spec.path.clone()),
         (method, path) => panic!(
             "route {method} {path} has no authorization probe: add one to crates/server/tests/authz.rs"
         ),
+    }
+}
+
+/// The commune typed on a dose row: one of the caller's unit (the first Lai Châu person's
+/// pre-2025 commune, inside every scope), or that of the nearest person outside it (the pre-2025
+/// commune for a pre-2025 district scope).
+fn dose_commune(w: &World, c: &Caller, inside: bool) -> String {
+    if inside {
+        return w.inside[0].old_commune_code.clone().expect("old code");
+    }
+    let p = w
+        .inside
+        .iter()
+        .chain(std::iter::once(&w.outside))
+        .find(|p| p.id == c.outside_person)
+        .expect("outside person");
+    match &c.unit {
+        Some((_, "pre2025")) => p.old_commune_code.clone().expect("old code"),
+        _ => p.commune_code.clone(),
     }
 }
 
@@ -324,13 +381,21 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         | "/api/v1/persons/{id}/merge"
         | "/api/v1/records/{id}"
         | "/api/v1/records/{id}/decision"
+        | "/api/v1/persons/{id}/doses"
+        | "/api/v1/persons/{id}/vaccinations"
             if !inside && role != Role::Admin =>
         {
             StatusCode::NOT_FOUND
         }
+        "/api/v1/followup" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
+        "/api/v1/followup/{id}" if !inside && role != Role::Admin => StatusCode::NOT_FOUND,
         "/api/v1/records" if spec.method == Method::POST => StatusCode::CREATED,
+        "/api/v1/doses" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
+        "/api/v1/doses" => StatusCode::CREATED,
         "/api/v1/persons/{id}/merge" => StatusCode::BAD_REQUEST,
         "/api/v1/persons/{id}/merges/{merge_id}/undo" => StatusCode::NOT_FOUND,
+        // Coverage is aggregate (any unit); allocation only within the caller's unit.
+        "/api/v1/allocation" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         _ => StatusCode::OK,
     }
 }
@@ -396,6 +461,20 @@ async fn every_api_route_role_and_scope() {
                         pr.method, pr.path
                     ));
                     continue;
+                }
+                if status == StatusCode::OK
+                    && spec.path == "/api/v1/followup"
+                    && (!list_within_scope(&body, c)
+                        || body["items"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["national_id"].as_str().is_some_and(|n| !n.contains('*'))))
+                {
+                    failures.push(format!(
+                        "LEAK: {} as {who}: follow-up list outside its unit or with a full ID",
+                        pr.path
+                    ));
                 }
                 if status == StatusCode::OK
                     && spec.path == "/api/v1/persons"

@@ -231,3 +231,159 @@ async fn pick_a_commune_and_see_its_persons() {
     app.stop().await;
     result.expect("browser flow");
 }
+
+/// Waits for an element to appear after a form post (the page is replaced).
+async fn wait_for(
+    client: &fantoccini::Client,
+    css: &str,
+) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+}
+
+#[tokio::test]
+async fn a_vaccination_site_records_doses_with_schedule_warnings() {
+    let Some(driver_path) = find_chromedriver() else {
+        if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
+            panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
+        }
+        testkit::notice("chromedriver not found; skipping the browser test");
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    let persons = testkit::load_demo(db.store.as_ref(), "12", 1500, 13)
+        .await
+        .persons;
+    let person = persons
+        .iter()
+        .find(|p| {
+            p.national_id.is_some() && p.dob < chrono::NaiveDate::from_ymd_opt(1985, 1, 1).unwrap()
+        })
+        .unwrap()
+        .clone();
+    db.store
+        .upsert_vaccination_sites(&[store::VaccinationSite {
+            code: "TYT-B1".into(),
+            name: "Trạm Y tế B1".into(),
+            commune_code: Some(person.commune_code.clone()),
+        }])
+        .await
+        .unwrap();
+    let app = TestApp::spawn(db).await;
+    app.add_user("tram", "vaccination_site", Some(&person.commune_code), None)
+        .await;
+
+    let (_driver, port) = start_driver(&driver_path).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-quic"]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("webdriver session");
+
+    let result = async {
+        client.goto(&app.url("/vaccination/record")).await?;
+        wait_for(&client, "input[name=username]")
+            .await?
+            .send_keys("tram")
+            .await?;
+        client
+            .find(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(testkit::TEST_PASSWORD)
+            .await?;
+        client
+            .find(Locator::Css("form[action='/login'] button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        // Find the person by name typed without diacritics.
+        wait_for(&client, "input[name=q]")
+            .await?
+            .send_keys(&domain::name::fold(&person.full_name))
+            .await?;
+        client
+            .find(Locator::Css("form.search button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(
+            &client,
+            &format!("table#found a[href='/vaccination/record/{}']", person.id),
+        )
+        .await?
+        .click()
+        .await?;
+        // First dose: Pfizer on 01/08/2021, no warning, recorded at once.
+        let record = |date: &'static str| {
+            let client = client.clone();
+            async move {
+                wait_for(&client, "form#dose-form select[name=vaccine]")
+                    .await?
+                    .select_by_value("EU/1/20/1528")
+                    .await?;
+                let d = client.find(Locator::Css("input[name=dose_date]")).await?;
+                d.clear().await?;
+                d.send_keys(date).await?;
+                client
+                    .find(Locator::Css("form#dose-form button[type=submit]"))
+                    .await?
+                    .click()
+                    .await
+            }
+        };
+        record("01/08/2021").await?;
+        wait_for(&client, "p#recorded").await?;
+        wait_for(&client, "table#doses tr[data-kind=primary_1]").await?;
+        // Second dose nine days later: the page comes back with the interval warning.
+        record("10/08/2021").await?;
+        let warnings = wait_for(&client, "div#dose-warnings").await?.text().await?;
+        assert!(warnings.contains("cần ít nhất 21 ngày"), "{warnings}");
+        assert!(warnings.contains("Mũi 2"), "{warnings}");
+        assert!(
+            client
+                .find(Locator::Css("table#doses tr[data-kind=primary_2]"))
+                .await
+                .is_err()
+        );
+        // Confirmed: recorded, and the history shows it with its warning.
+        client
+            .find(Locator::Css("input[name=confirm]"))
+            .await?
+            .click()
+            .await?;
+        client
+            .find(Locator::Css("form#dose-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&client, "p#recorded").await?;
+        let row = wait_for(&client, "table#doses tr[data-kind=primary_2]")
+            .await?
+            .text()
+            .await?;
+        assert!(
+            row.contains("10/08/2021") && row.contains("21 ngày"),
+            "{row}"
+        );
+        let primary = client.find(Locator::Id("primary")).await?.text().await?;
+        assert!(primary.contains("10/08/2021"), "{primary}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = client.close().await;
+    app.stop().await;
+    result.expect("browser flow");
+}

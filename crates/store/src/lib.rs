@@ -92,6 +92,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// returned too.
     async fn persons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Person>>;
 
+    /// Street addresses of these households `(household id, address)`; unknown ids are left out.
+    async fn household_addresses(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
+
     /// `(2025 commune, sex, date of birth)` of every person not merged into another, for
     /// denominators.
     async fn person_demographics(&self) -> Result<Vec<(String, Sex, NaiveDate)>>;

@@ -476,6 +476,20 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    async fn household_addresses(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in distinct(ids).chunks(ANY_CHUNK) {
+            let rows: Vec<(Uuid, String)> =
+                sqlx::query_as("SELECT id, address FROM households WHERE id = ANY($1)")
+                    .bind(chunk)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(from_sqlx)?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
         if records.is_empty() {
             return Ok(Vec::new());

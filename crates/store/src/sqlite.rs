@@ -497,6 +497,21 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn household_addresses(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in distinct(ids).chunks(INSERT_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT id, address FROM households WHERE 1=1");
+            let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            push_in(&mut qb, "id", &chunk);
+            for r in qb.build().fetch_all(&self.pool).await.map_err(from_sqlx)? {
+                let id: String = r.try_get(0).map_err(from_sqlx)?;
+                out.push((parse_uuid(&id)?, r.try_get(1).map_err(from_sqlx)?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
         if records.is_empty() {
             return Ok(Vec::new());
@@ -579,7 +594,8 @@ impl Store for SqliteStore {
         let record_ids: Vec<String> = decisions.iter().map(|d| d.record_id.to_string()).collect();
         for chunk in record_ids.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT person_id FROM source_records WHERE kind = 'dose' AND person_id IS NOT NULL",
+                // `+kind`: with a long id list SQLite would otherwise walk every dose record.
+                "SELECT person_id FROM source_records WHERE +kind = 'dose' AND person_id IS NOT NULL",
             );
             push_in(&mut qb, "id", chunk);
             let before: Vec<String> = qb

@@ -54,8 +54,10 @@ async fn load_inputs(
     );
     push_in(&mut qb, "id", ids);
     let persons = qb.build().fetch_all(&mut *conn).await.map_err(from_sqlx)?;
+    // Without the hint SQLite picks the status index and reads every linked record per chunk.
     let mut qb = QueryBuilder::<Sqlite>::new(
-        "SELECT person_id, payload FROM source_records WHERE kind = 'dose' AND status = 'linked'",
+        "SELECT person_id, payload FROM source_records INDEXED BY source_records_person \
+         WHERE kind = 'dose' AND status = 'linked'",
     );
     push_in(&mut qb, "person_id", ids);
     let doses = qb.build().fetch_all(&mut *conn).await.map_err(from_sqlx)?;
@@ -221,7 +223,21 @@ pub(crate) async fn rows(
             out.push(row_from(r)?);
         }
     }
-    if let Some(after) = changed_after {
+    // Nobody changed after the date (today, usually): say so from the `last_change` index
+    // instead of letting SQLite walk the whole unit by its (code, dob) index.
+    let nobody_changed = match changed_after {
+        Some(after) => sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM (SELECT 1 FROM person_coverage \
+             INDEXED BY person_coverage_changed WHERE last_change > $1 LIMIT 1)",
+        )
+        .bind(after)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(from_sqlx)?
+            == 0,
+        None => true,
+    };
+    if let (Some(after), false) = (changed_after, nobody_changed) {
         let rows = sqlx::query(&format!(
             "SELECT {ROW_COLUMNS} FROM person_coverage \
              WHERE last_change > $2 AND {column} = $1"

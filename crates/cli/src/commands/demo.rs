@@ -33,6 +33,9 @@ pub struct Args {
     /// Reference date (YYYY-MM-DD): ages are computed at this date.
     #[arg(long, default_value = DEFAULT_AS_OF)]
     pub as_of: NaiveDate,
+    /// Leave out the vaccination histories (register only; used by the dose import benchmark).
+    #[arg(long, hide = true)]
+    pub no_vaccination: bool,
 }
 
 /// What a demo load did, printed as JSON.
@@ -42,6 +45,8 @@ pub struct DemoReport {
     pub households: usize,
     pub persons: usize,
     pub denominator_rows: usize,
+    /// Vaccination histories stored as dose records already linked to their person.
+    pub vaccination: VaccinationReport,
     /// Demo dose records sent through linkage (linked / review / unlinked).
     pub records: intake::BatchSummary,
     pub generate_seconds: f64,
@@ -50,8 +55,18 @@ pub struct DemoReport {
     pub persons_per_second: f64,
 }
 
-/// Generates and inserts a demo population; the database must not already hold these ids.
+/// Generates and inserts a demo population with its vaccination histories; the database must
+/// not already hold these ids.
 pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Result<DemoReport> {
+    load_with(store, params, true).await
+}
+
+/// [`load`], with or without the vaccination histories.
+pub async fn load_with(
+    store: &dyn Store,
+    params: &demo::DemoParams,
+    vaccination: bool,
+) -> anyhow::Result<DemoReport> {
     let t0 = Instant::now();
     let population = demo::generate(params, domain::units::AdminUnits::embedded())?;
     let generated = t0.elapsed();
@@ -83,9 +98,15 @@ pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Resul
             }),
         })
         .await?;
+    let vaccination = if vaccination {
+        load_vaccination(store, &population.persons, params).await?
+    } else {
+        VaccinationReport::default()
+    };
     let records = demo_records(store, &population.persons, params.seed).await?;
     let total = (generated + inserted).as_secs_f64();
     Ok(DemoReport {
+        vaccination,
         records,
         province: params.province_code.clone(),
         households: population.households.len(),
@@ -99,6 +120,155 @@ pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Resul
             0.0
         },
     })
+}
+
+/// What storing the demo vaccination histories did.
+#[derive(Debug, Default, Serialize)]
+pub struct VaccinationReport {
+    pub sites: usize,
+    pub lots: usize,
+    /// Dose records stored, each linked to its person.
+    pub doses: usize,
+    /// Persons with at least one dose.
+    pub vaccinated_persons: usize,
+    pub seconds: f64,
+}
+
+/// Dose records stored (and linked, coverage refreshed) per transaction: whole persons only.
+const VACCINATION_CHUNK: usize = 20_000;
+
+/// Stores the population's 2021–2023 vaccination history ([`demo::vaccination`]): its sites and
+/// lots, and every dose as a `dose` source record of its site (record id = the site's record
+/// number) already linked to its person — the sites knew whom they vaccinated, so these skip the
+/// linkage engine. Coverage rows and counters follow in each chunk's write transaction.
+async fn load_vaccination(
+    store: &dyn Store,
+    persons: &[domain::person::Person],
+    params: &demo::DemoParams,
+) -> anyhow::Result<VaccinationReport> {
+    let started = Instant::now();
+    let history = demo::vaccination::vaccination_history(
+        persons,
+        domain::units::AdminUnits::embedded(),
+        params.seed,
+        params.as_of,
+    );
+    let sites: Vec<store::VaccinationSite> = history
+        .sites
+        .iter()
+        .map(|s| store::VaccinationSite {
+            code: s.code.clone(),
+            name: s.name.clone(),
+            commune_code: Some(s.commune_code.clone()),
+        })
+        .collect();
+    store.upsert_vaccination_sites(&sites).await?;
+    let lots: Vec<store::VaccineLot> = history
+        .lots
+        .iter()
+        .map(|l| store::VaccineLot {
+            product: l.product.clone(),
+            lot: l.lot.clone(),
+            expiry: l.expiry,
+        })
+        .collect();
+    store.upsert_vaccine_lots(&lots).await?;
+    let reference = intake::doses::DoseReference::load(store).await?;
+    let by_id: std::collections::HashMap<uuid::Uuid, &domain::person::Person> =
+        persons.iter().map(|p| (p.id, p)).collect();
+    let batch_id = uuid::Uuid::now_v7();
+    let mut report = VaccinationReport {
+        sites: sites.len(),
+        lots: lots.len(),
+        ..VaccinationReport::default()
+    };
+    // Doses come grouped by person: cut chunks between persons.
+    let mut rest = history.doses.as_slice();
+    while !rest.is_empty() {
+        let mut end = rest.len().min(VACCINATION_CHUNK);
+        while end < rest.len() && rest[end].person_id == rest[end - 1].person_id {
+            end += 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        rest = tail;
+        let mut records = Vec::with_capacity(chunk.len());
+        let mut owners = Vec::with_capacity(chunk.len());
+        for d in chunk {
+            let p = by_id
+                .get(&d.person_id)
+                .context("dose of a person not in the demo population")?;
+            let row = domain::dose_record::DoseRow {
+                record_id: d.record_id.clone(),
+                site_code: d.site_code.clone(),
+                national_id: p
+                    .national_id
+                    .as_ref()
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default(),
+                full_name: p.full_name.clone(),
+                dob: p.dob.to_string(),
+                sex: p.sex.as_str().into(),
+                commune_code: p.commune_code.clone(),
+                phone: p
+                    .phone
+                    .as_ref()
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default(),
+                vaccine: d.product.clone(),
+                vaccine_input: d.product.clone(),
+                dose_date: d.date,
+                lot: d.lot.clone(),
+                additional: false,
+            };
+            records.push(intake::doses::dose_source_record(
+                &row, &reference, batch_id,
+            ));
+            owners.push(d.person_id);
+        }
+        let inserted: std::collections::HashSet<uuid::Uuid> = store
+            .insert_source_records(&records)
+            .await?
+            .into_iter()
+            .collect();
+        let decisions: Vec<store::LinkDecision> = records
+            .iter()
+            .zip(&owners)
+            .filter(|(r, _)| inserted.contains(&r.id))
+            .map(|(r, p)| store::LinkDecision {
+                record_id: r.id,
+                status: store::LinkStatus::Linked,
+                person_id: Some(*p),
+                probability: None,
+                decided_by: "demo".into(),
+                candidates: None,
+            })
+            .collect();
+        store.apply_link_decisions(&decisions, None).await?;
+        report.doses += decisions.len();
+    }
+    let mut vaccinated: Vec<uuid::Uuid> = history.doses.iter().map(|d| d.person_id).collect();
+    vaccinated.dedup();
+    report.vaccinated_persons = vaccinated.len();
+    store
+        .append_audit(&domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("phongdich demo".into()),
+            action: "dose.demo_load".into(),
+            entity_type: Some("province".into()),
+            entity_id: Some(params.province_code.clone()),
+            unit_code: Some(params.province_code.clone()),
+            ip: None,
+            details: serde_json::json!({
+                "sites": report.sites,
+                "lots": report.lots,
+                "doses": report.doses,
+                "seed": params.seed,
+            }),
+        })
+        .await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
 }
 
 /// EU DCC product codes of the demo doses (Comirnaty, Vaxzevria, Vero Cell).
@@ -167,7 +337,7 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
         seed: args.seed,
         as_of: args.as_of,
     };
-    let report = load(store.as_ref(), &params)
+    let report = load_with(store.as_ref(), &params, !args.no_vaccination)
         .await
         .context("nạp dữ liệu mẫu thất bại")?;
     println!("{}", serde_json::to_string_pretty(&report)?);

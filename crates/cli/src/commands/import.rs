@@ -7,6 +7,15 @@
 //! `phongdich import records FILE --kind K --source S`: stores records and links them to the
 //! register (`intake`); prints `{inserted, duplicates, linked, review, unlinked, rejected,
 //! errors_file, …}`.
+//!
+//! `phongdich import doses FILE`: vaccination doses (`record_id,national_id,full_name,dob,sex,
+//! commune_code,phone,vaccine,dose_date,lot,site_code[,additional]`), each row validated
+//! ([`domain::dose_record::parse_row`]), good rows stored and linked in batches of 10,000
+//! ([`intake::doses::record_doses`], idempotent per site and record id); prints `{inserted,
+//! duplicates, rejected, linked, review, unlinked, errors_file}`. `phongdich import doses
+//! --template OUT.xlsx|OUT.csv` writes the Vietnamese template. `phongdich import sites FILE`
+//! (`code,name,commune_code`) and `phongdich import lots FILE` (`vaccine,lot,expiry`) fill the
+//! lists of vaccination sites and vaccine lots.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +48,32 @@ pub enum Command {
         /// Code of the site, lab or programme the records come from.
         #[arg(long)]
         source: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Import vaccination doses (CSV or XLSX; columns record_id,national_id,full_name,dob,sex,
+    /// commune_code,phone,vaccine,dose_date,lot,site_code[,additional]), or write the template.
+    Doses {
+        /// The file to import (.csv or .xlsx).
+        #[arg(required_unless_present = "template")]
+        file: Option<PathBuf>,
+        /// Write the Vietnamese import template to this .xlsx or .csv file instead.
+        #[arg(long, value_name = "OUT", conflicts_with = "file")]
+        template: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Import vaccination sites (CSV or XLSX; columns code,name,commune_code).
+    Sites {
+        /// The file to import (.csv or .xlsx).
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Import vaccine lots (CSV or XLSX; columns vaccine,lot,expiry).
+    Lots {
+        /// The file to import (.csv or .xlsx).
+        file: PathBuf,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -299,6 +334,308 @@ pub async fn import_records(
     })
 }
 
+/// A rejected cell: file row (header = 1), column, value, Vietnamese message.
+type RejectedCell = (usize, String, String, String);
+
+/// Writes rejected cells to `errors_path` (or removes a stale one when there are none).
+fn write_rejected(errors_path: &Path, rejected: &[RejectedCell]) -> anyhow::Result<Option<String>> {
+    if rejected.is_empty() {
+        let _ = std::fs::remove_file(errors_path);
+        return Ok(None);
+    }
+    let mut w = csv::Writer::from_path(errors_path)
+        .with_context(|| format!("không ghi được {}", errors_path.display()))?;
+    w.write_record(["row", "column", "value", "message"])?;
+    for (row, col, value, msg) in rejected {
+        w.write_record([row.to_string().as_str(), col, value, msg])?;
+    }
+    w.flush()?;
+    Ok(Some(errors_path.display().to_string()))
+}
+
+/// Column name → index of a table's header.
+fn header_index(table: &Table) -> HashMap<&str, usize> {
+    table
+        .header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim(), i))
+        .collect()
+}
+
+/// What a doses import did, printed as JSON.
+#[derive(Debug, Default, Serialize)]
+pub struct DosesSummary {
+    pub inserted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub linked: usize,
+    pub review: usize,
+    pub unlinked: usize,
+    /// Rejected rows with reasons (`null` when every row was accepted).
+    pub errors_file: Option<String>,
+}
+
+/// Dose rows stored and linked per batch (one transaction and audit entry each).
+const DOSE_BATCH: usize = 10_000;
+
+/// Imports a file of doses; rejected rows go to `errors_path`. `today` bounds dose dates.
+pub async fn import_doses(
+    store: &dyn store::Store,
+    file: &Path,
+    errors_path: &Path,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<DosesSummary> {
+    let table = read_table(file)?;
+    let missing: Vec<&str> = ["record_id", "vaccine", "dose_date", "site_code"]
+        .into_iter()
+        .filter(|c| !table.header.iter().any(|h| h.trim() == *c))
+        .collect();
+    if !missing.is_empty() {
+        bail!("tệp thiếu cột bắt buộc: {}", missing.join(", "));
+    }
+    let index = header_index(&table);
+    let catalogue = domain::vaccines::VaccineCatalogue::embedded();
+    let mut rows = Vec::new();
+    let mut rejected: Vec<RejectedCell> = Vec::new();
+    let mut summary = DosesSummary::default();
+    for (i, row) in table.rows.iter().enumerate() {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let get = |c: &str| index.get(c).and_then(|&k| row.get(k)).cloned();
+        match domain::dose_record::parse_row(get, catalogue, today) {
+            Ok(r) => rows.push(r),
+            Err(errs) => {
+                summary.rejected += 1;
+                rejected.extend(
+                    errs.into_iter()
+                        .map(|e| (i + 2, e.column, e.value, e.message)),
+                );
+            }
+        }
+    }
+    for (n, chunk) in rows.chunks(DOSE_BATCH).enumerate() {
+        let audit = domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("phongdich import".into()),
+            action: "doses.import".into(),
+            entity_type: Some("file".into()),
+            entity_id: file.file_name().map(|f| f.to_string_lossy().into_owned()),
+            unit_code: None,
+            ip: None,
+            details: serde_json::json!({ "batch": n + 1, "rows": chunk.len() }),
+        };
+        let b = intake::doses::record_doses(store, chunk, Some(&audit)).await?;
+        summary.inserted += b.inserted;
+        summary.duplicates += b.duplicates;
+        summary.linked += b.linked;
+        summary.review += b.review;
+        summary.unlinked += b.unlinked;
+    }
+    summary.errors_file = write_rejected(errors_path, &rejected)?;
+    Ok(summary)
+}
+
+/// Writes the Vietnamese dose import template: an .xlsx with a notes sheet, or a .csv (header
+/// and example row) with its notes in `NAME.huong-dan.csv`. Returns the files written.
+pub fn write_dose_template(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "xlsx" => {
+            let bytes = server::api::doses::template_xlsx()?;
+            std::fs::write(out, bytes)
+                .with_context(|| format!("không ghi được {}", out.display()))?;
+            Ok(vec![out.to_path_buf()])
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_path(out)
+                .with_context(|| format!("không ghi được {}", out.display()))?;
+            w.write_record(server::api::doses::template_header())?;
+            w.write_record(server::api::doses::TEMPLATE_EXAMPLE)?;
+            w.flush()?;
+            let notes = out.with_extension("huong-dan.csv");
+            let mut n = csv::Writer::from_path(&notes)
+                .with_context(|| format!("không ghi được {}", notes.display()))?;
+            for row in server::api::doses::template_notes() {
+                n.write_record(&row)?;
+            }
+            n.flush()?;
+            Ok(vec![out.to_path_buf(), notes])
+        }
+        _ => bail!("mẫu chỉ ghi ra tệp .xlsx hoặc .csv: {}", out.display()),
+    }
+}
+
+/// What a sites or lots import did.
+#[derive(Debug, Serialize)]
+pub struct ListSummary {
+    pub written: u64,
+    pub rejected: usize,
+    pub errors_file: Option<String>,
+}
+
+/// Imports vaccination sites (`code,name,commune_code`; the commune as a 2025 code, or a
+/// pre-2025 code mapped to its 2025 commune).
+pub async fn import_sites(
+    store: &dyn store::Store,
+    file: &Path,
+    errors_path: &Path,
+) -> anyhow::Result<ListSummary> {
+    let table = read_table(file)?;
+    for c in ["code", "name"] {
+        if !table.header.iter().any(|h| h.trim() == c) {
+            bail!("tệp thiếu cột bắt buộc: {c}");
+        }
+    }
+    let index = header_index(&table);
+    let units = domain::units::AdminUnits::embedded();
+    let mut sites = Vec::new();
+    let mut rejected: Vec<RejectedCell> = Vec::new();
+    let mut bad_rows = 0;
+    for (i, row) in table.rows.iter().enumerate() {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let cell = |c: &str| {
+            index
+                .get(c)
+                .and_then(|&k| row.get(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let (code, name, commune) = (cell("code"), cell("name"), cell("commune_code"));
+        let mut errs: Vec<(&str, String, &str)> = Vec::new();
+        if code.is_empty() {
+            errs.push(("code", code.clone(), "Thiếu mã điểm tiêm"));
+        }
+        if name.is_empty() {
+            errs.push(("name", name.clone(), "Thiếu tên điểm tiêm"));
+        }
+        let commune_code = if commune.is_empty() {
+            None
+        } else if units
+            .v2025
+            .get(&commune)
+            .is_some_and(|u| u.level == domain::units::UnitLevel::Commune)
+        {
+            Some(commune.clone())
+        } else if let Some(new) = units.default_new_commune(&commune) {
+            Some(new.to_string())
+        } else {
+            errs.push((
+                "commune_code",
+                commune.clone(),
+                "Mã xã/phường không có trong danh mục (2025 hoặc trước 2025)",
+            ));
+            None
+        };
+        if errs.is_empty() {
+            sites.push(store::VaccinationSite {
+                code,
+                name: name.split_whitespace().collect::<Vec<_>>().join(" "),
+                commune_code,
+            });
+        } else {
+            bad_rows += 1;
+            rejected.extend(
+                errs.into_iter()
+                    .map(|(c, v, m)| (i + 2, c.to_string(), v, m.to_string())),
+            );
+        }
+    }
+    let written = store.upsert_vaccination_sites(&sites).await?;
+    Ok(ListSummary {
+        written,
+        rejected: bad_rows,
+        errors_file: write_rejected(errors_path, &rejected)?,
+    })
+}
+
+/// Imports vaccine lots (`vaccine,lot,expiry`; the vaccine as a DCC code or an alias).
+pub async fn import_lots(
+    store: &dyn store::Store,
+    file: &Path,
+    errors_path: &Path,
+) -> anyhow::Result<ListSummary> {
+    let table = read_table(file)?;
+    for c in ["vaccine", "lot", "expiry"] {
+        if !table.header.iter().any(|h| h.trim() == c) {
+            bail!("tệp thiếu cột bắt buộc: {c}");
+        }
+    }
+    let index = header_index(&table);
+    let catalogue = domain::vaccines::VaccineCatalogue::embedded();
+    let mut lots = Vec::new();
+    let mut rejected: Vec<RejectedCell> = Vec::new();
+    let mut bad_rows = 0;
+    for (i, row) in table.rows.iter().enumerate() {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let cell = |c: &str| {
+            index
+                .get(c)
+                .and_then(|&k| row.get(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let (vaccine, lot, expiry) = (cell("vaccine"), cell("lot"), cell("expiry"));
+        let mut errs: Vec<(&str, String, &str)> = Vec::new();
+        let product = catalogue.resolve(&vaccine);
+        if product.is_none() {
+            errs.push((
+                "vaccine",
+                vaccine.clone(),
+                "Không có vắc xin này trong danh mục",
+            ));
+        }
+        if lot.is_empty() {
+            errs.push(("lot", lot.clone(), "Thiếu số lô"));
+        }
+        let date = domain::dose_record::parse_date(&expiry);
+        if date.is_none() {
+            errs.push((
+                "expiry",
+                expiry.clone(),
+                "Hạn dùng không hợp lệ (dạng YYYY-MM-DD hoặc DD/MM/YYYY)",
+            ));
+        }
+        match (product, date) {
+            (Some(p), Some(expiry)) if errs.is_empty() => lots.push(store::VaccineLot {
+                product: p.code.clone(),
+                lot,
+                expiry,
+            }),
+            _ => {
+                bad_rows += 1;
+                rejected.extend(
+                    errs.into_iter()
+                        .map(|(c, v, m)| (i + 2, c.to_string(), v, m.to_string())),
+                );
+            }
+        }
+    }
+    let written = store.upsert_vaccine_lots(&lots).await?;
+    Ok(ListSummary {
+        written,
+        rejected: bad_rows,
+        errors_file: write_rejected(errors_path, &rejected)?,
+    })
+}
+
+/// `FILE.errors.csv`.
+fn errors_path_of(file: &Path) -> PathBuf {
+    let mut errors = file.to_path_buf().into_os_string();
+    errors.push(".errors.csv");
+    PathBuf::from(errors)
+}
+
 /// Reads a .csv or .xlsx file.
 fn read_table(file: &Path) -> anyhow::Result<Table> {
     let ext = file
@@ -315,6 +652,42 @@ fn read_table(file: &Path) -> anyhow::Result<Table> {
 
 pub async fn run(cmd: Command, file_config: &FileConfig) -> anyhow::Result<()> {
     match cmd {
+        Command::Doses {
+            template: Some(out),
+            ..
+        } => {
+            let written = write_dose_template(&out)?;
+            println!("{}", serde_json::json!({ "template": written }));
+            Ok(())
+        }
+        Command::Doses { file, db, .. } => {
+            let file = file.context("thiếu tệp cần nhập")?;
+            let store = store::open(&file_config.database_url(db.database)).await?;
+            let summary = import_doses(
+                store.as_ref(),
+                &file,
+                &errors_path_of(&file),
+                chrono::Local::now().date_naive(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            store.close().await;
+            Ok(())
+        }
+        Command::Sites { file, db } => {
+            let store = store::open(&file_config.database_url(db.database)).await?;
+            let summary = import_sites(store.as_ref(), &file, &errors_path_of(&file)).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            store.close().await;
+            Ok(())
+        }
+        Command::Lots { file, db } => {
+            let store = store::open(&file_config.database_url(db.database)).await?;
+            let summary = import_lots(store.as_ref(), &file, &errors_path_of(&file)).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            store.close().await;
+            Ok(())
+        }
         Command::Records {
             file,
             kind,

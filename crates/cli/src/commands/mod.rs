@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod coverage;
 pub mod demo;
+pub mod followup;
 pub mod import;
 pub mod link;
 pub mod population;

@@ -4,6 +4,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod coverage;
+pub mod doses;
+pub mod followup;
 pub mod persons;
 pub mod population;
 pub mod records;
@@ -12,7 +15,7 @@ pub mod users;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use domain::auth::{Access, Permission};
 
 use crate::AppState;
@@ -123,6 +126,57 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             "/persons/{id}/merges/{merge_id}/undo",
             Requires(Permission::ReviewLinks),
             post(records::undo),
+        )
+        .route(
+            M::POST,
+            "/doses",
+            Requires(Permission::RecordDoses),
+            post(doses::submit),
+        )
+        .route(
+            M::POST,
+            "/persons/{id}/doses",
+            Requires(Permission::RecordDoses),
+            post(doses::record_one),
+        )
+        .route(
+            M::GET,
+            "/persons/{id}/vaccinations",
+            Requires(Permission::ReadPerson),
+            get(doses::history),
+        )
+        .route(M::GET, "/vaccines", Public, get(doses::vaccines))
+        .route(M::GET, "/vaccination-sites", Public, get(doses::sites))
+        .route(
+            M::GET,
+            "/vaccine-lots",
+            Requires(Permission::RecordDoses),
+            get(doses::lots),
+        )
+        .route(M::GET, "/doses/template.xlsx", Public, get(doses::template))
+        .route(
+            M::GET,
+            "/coverage",
+            Requires(Permission::ViewCoverage),
+            get(coverage::coverage),
+        )
+        .route(
+            M::GET,
+            "/allocation",
+            Requires(Permission::PlanAllocation),
+            get(coverage::allocation),
+        )
+        .route(
+            M::GET,
+            "/followup",
+            Requires(Permission::ManageFollowUp),
+            get(followup::list),
+        )
+        .route(
+            M::PUT,
+            "/followup/{id}",
+            Requires(Permission::ManageFollowUp),
+            put(followup::set_reason),
         )
         .route(
             M::GET,

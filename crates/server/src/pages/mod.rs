@@ -3,12 +3,15 @@
 
 pub mod admin;
 pub mod auth_pages;
+pub mod coverage;
+pub mod followup;
 pub mod home;
 pub mod layout;
 pub mod linkage;
 pub mod person;
 pub mod persons;
 pub mod sections;
+pub mod vaccination_record;
 
 pub use auth_pages::CsrfForm;
 
@@ -126,6 +129,58 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             "/admin/audit",
             Requires(Permission::ReadAudit),
             get(admin::audit),
+        );
+    r = r
+        .route(M::GET, "/vaccination", Public, get(coverage::landing))
+        .route(
+            M::GET,
+            "/vaccination/coverage",
+            Requires(Permission::ViewCoverage),
+            get(coverage::coverage_page),
+        )
+        .route(
+            M::GET,
+            "/vaccination/allocation",
+            Requires(Permission::PlanAllocation),
+            get(coverage::allocation_page),
+        );
+    r = r
+        .route(
+            M::GET,
+            "/vaccination/record",
+            Requires(Permission::RecordDoses),
+            get(vaccination_record::find),
+        )
+        .route(
+            M::GET,
+            "/vaccination/record/{id}",
+            Requires(Permission::RecordDoses),
+            get(vaccination_record::record_page),
+        )
+        .route(
+            M::POST,
+            "/vaccination/record/{id}",
+            Requires(Permission::RecordDoses),
+            post(vaccination_record::record_submit),
+        );
+    r = r
+        .route(
+            M::GET,
+            "/vaccination/followup",
+            Requires(Permission::ManageFollowUp),
+            get(followup::page),
+        )
+        .route(
+            M::POST,
+            "/vaccination/followup/{id}",
+            Requires(Permission::ManageFollowUp),
+            post(followup::set_reason),
+        )
+        .route(
+            M::GET,
+            "/vaccination/followup.xlsx",
+            Requires(Permission::ManageFollowUp),
+            get(followup::xlsx),
         );
     for path in sections::planned_paths() {
         r = r.route(M::GET, path, Public, sections::handler(path));

@@ -27,6 +27,9 @@ pub async fn page(
         .map_err(err)?;
     let merges = state.store.person_merges(person.id).await.map_err(err)?;
     let merged_into = state.store.merged_into(person.id).await.map_err(err)?;
+    let vaccination = super::vaccination_record::person_section(&state, &p, lang, &person)
+        .await
+        .map_err(err)?;
     let may_merge = domain::auth::role_allows(p.user.role, domain::auth::Permission::ReviewLinks);
     let units = state.units;
     let commune = units.v2025.get(&person.commune_code);
@@ -58,6 +61,7 @@ pub async fn page(
                 dt { (lang.t("Xã/phường trước 2025", "Commune before 2025")) } dd { @if let Some(o) = old { (o.name) " (" (o.code) ")" } @else { "—" } }
                 dt { (lang.t("Mã hộ", "Household")) } dd { (person.household_id.map(|h| h.to_string()).unwrap_or_default()) }
             }
+            (vaccination)
             (super::linkage::person_links(lang, &p, person.id, &linked, &merges, may_merge && merged_into.is_none()))
             p.muted { (lang.t(
                 "Lượt xem hồ sơ đầy đủ này đã được ghi vào nhật ký truy cập (Nghị định 13/2023/NĐ-CP).",

@@ -9,12 +9,12 @@ use crate::AppState;
 use crate::auth::{MaybeCaller, Principal};
 use crate::i18n::Lang;
 
-/// Sections with no capability yet: every one but the overview and administration.
+/// Sections with no capability yet: every one but the overview, vaccination and administration.
 pub fn planned_paths() -> impl Iterator<Item = &'static str> {
     SECTIONS
         .iter()
         .map(|(p, _, _)| *p)
-        .filter(|p| *p != "/" && *p != "/admin")
+        .filter(|p| !matches!(*p, "/" | "/admin" | "/vaccination"))
 }
 
 /// The handler of a planned section.
