@@ -226,15 +226,17 @@ pub(crate) async fn rows(
     // Nobody changed after the date (today, usually): say so from the `last_change` index
     // instead of letting SQLite walk the whole unit by its (code, dob) index.
     let nobody_changed = match changed_after {
-        Some(after) => sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM (SELECT 1 FROM person_coverage \
+        Some(after) => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM (SELECT 1 FROM person_coverage \
              INDEXED BY person_coverage_changed WHERE last_change > $1 LIMIT 1)",
-        )
-        .bind(after)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(from_sqlx)?
-            == 0,
+            )
+            .bind(after)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(from_sqlx)?
+                == 0
+        }
         None => true,
     };
     if let (Some(after), false) = (changed_after, nobody_changed) {
