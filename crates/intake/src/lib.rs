@@ -195,6 +195,18 @@ pub async fn link_batch(
     if fresh.is_empty() {
         return Ok(summary);
     }
+    // Records carrying a register person's exact citizen ID, with agreeing birth year and given
+    // name, are linked without scoring; the others go through the model.
+    let (exact, fresh) = exact_id_links(store, &fresh).await?;
+    summary.linked += exact.len();
+    if fresh.is_empty() {
+        store.apply_link_decisions(&exact, audit).await?;
+        return Ok(summary);
+    }
+    if !exact.is_empty() {
+        // The batch's audit entry goes with the engine's decisions below.
+        store.apply_link_decisions(&exact, None).await?;
+    }
     let linkage_records: Vec<Record> = fresh.iter().map(|r| source_record(r)).collect();
     let started = std::time::Instant::now();
     let linker = match stored_linker(store).await? {
@@ -224,6 +236,80 @@ pub async fn link_batch(
     }
     store.apply_link_decisions(&decisions, audit).await?;
     Ok(summary)
+}
+
+/// Given name (last word) of a name, folded (diacritics and case ignored).
+fn folded_given(name: &str) -> Option<String> {
+    domain::name::fold(name)
+        .split_whitespace()
+        .last()
+        .map(str::to_string)
+}
+
+/// Whether an incoming record agrees with the register person holding its citizen ID: birth
+/// year equal (when the record has one) and given name equal ignoring diacritics (when it has
+/// one). A record that disagrees goes through the model, which can still link it.
+fn agrees_with(r: &NewSourceRecord, p: &Person) -> bool {
+    use chrono::Datelike;
+    let dob = r.dob.trim();
+    let year_ok = dob.is_empty()
+        || dob
+            .get(..4)
+            .and_then(|y| y.parse::<i32>().ok())
+            .is_some_and(|y| y == p.dob.year());
+    let name_ok =
+        r.full_name.trim().is_empty() || folded_given(&r.full_name) == folded_given(&p.full_name);
+    year_ok && name_ok
+}
+
+/// Splits records into those linked on their exact citizen ID ([`agrees_with`]) and the rest.
+async fn exact_id_links<'a>(
+    store: &dyn Store,
+    records: &[&'a NewSourceRecord],
+) -> Result<(Vec<LinkDecision>, Vec<&'a NewSourceRecord>)> {
+    let ids: Vec<String> = records
+        .iter()
+        .filter_map(|r| NationalId::parse(r.national_id.trim()).ok())
+        .map(|n| n.as_str().to_string())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), records.to_vec()));
+    }
+    let holders: HashMap<String, Person> = store
+        .persons_by_national_ids(&ids)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.national_id.as_ref()?.as_str().to_string(), p)))
+        .collect();
+    let mut linked = Vec::new();
+    let mut rest = Vec::new();
+    for r in records {
+        let holder = NationalId::parse(r.national_id.trim())
+            .ok()
+            .and_then(|n| holders.get(n.as_str()));
+        match holder {
+            Some(p) if agrees_with(r, p) => linked.push(LinkDecision {
+                record_id: r.id,
+                status: LinkStatus::Linked,
+                person_id: Some(p.id),
+                probability: Some(1.0),
+                decided_by: AUTO.to_string(),
+                candidates: Some(vec![LinkCandidate {
+                    record_id: r.id,
+                    person_id: p.id,
+                    probability: 1.0,
+                    explanation: serde_json::json!({
+                        "rule": "exact_national_id",
+                        "checks": ["birth_year", "given_name"],
+                    }),
+                }]),
+            }),
+            _ => rest.push(*r),
+        }
+    }
+    Ok((linked, rest))
 }
 
 /// The engine's decision for each record, from the persons sharing index keys with it.
@@ -428,4 +514,51 @@ pub fn new_person_from(r: &NewSourceRecord) -> Result<Person> {
         national_id,
         phone,
     })
+}
+
+#[cfg(test)]
+mod exact_id_tests {
+    use super::*;
+
+    fn person() -> Person {
+        Person {
+            id: Uuid::nil(),
+            province_code: "12".into(),
+            commune_code: "03388".into(),
+            old_commune_code: None,
+            household_id: None,
+            full_name: "Nguyễn Thị Lan".into(),
+            dob: NaiveDate::from_ymd_opt(1990, 5, 31).unwrap(),
+            sex: Sex::Female,
+            national_id: NationalId::parse("001190012345").ok(),
+            phone: None,
+        }
+    }
+
+    fn record(name: &str, dob: &str) -> NewSourceRecord {
+        NewSourceRecord {
+            id: Uuid::nil(),
+            kind: store::RecordKind::Dose,
+            source: "S".into(),
+            external_id: "1".into(),
+            full_name: name.into(),
+            dob: dob.into(),
+            sex: String::new(),
+            national_id: "001190012345".into(),
+            commune_code: String::new(),
+            phone: String::new(),
+            payload: serde_json::json!({}),
+            batch_id: Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn an_exact_citizen_id_links_only_when_birth_year_and_given_name_agree() {
+        let p = person();
+        assert!(agrees_with(&record("NGUYEN THI LAN", "1990-05-31"), &p));
+        assert!(agrees_with(&record("Trần Thị Lan", "1990"), &p));
+        assert!(agrees_with(&record("", ""), &p));
+        assert!(!agrees_with(&record("Nguyễn Thị Lan", "1991-05-31"), &p));
+        assert!(!agrees_with(&record("Nguyễn Văn Nam", "1990-05-31"), &p));
+    }
 }

@@ -92,6 +92,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// returned too.
     async fn persons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Person>>;
 
+    /// Persons (not merged into another) holding these citizen IDs; unknown IDs are left out.
+    async fn persons_by_national_ids(&self, ids: &[String]) -> Result<Vec<Person>>;
+
     /// Street addresses of these households `(household id, address)`; unknown ids are left out.
     async fn household_addresses(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
 

@@ -476,6 +476,24 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    async fn persons_by_national_ids(&self, ids: &[String]) -> Result<Vec<Person>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ANY_CHUNK) {
+            let rows = sqlx::query(&format!(
+                "SELECT {PERSON_COLUMNS} FROM persons \
+                 WHERE merged_into IS NULL AND national_id = ANY($1)"
+            ))
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+            for r in &rows {
+                out.push(person_from_row(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn household_addresses(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(ANY_CHUNK) {

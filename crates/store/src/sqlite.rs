@@ -497,6 +497,20 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn persons_by_national_ids(&self, ids: &[String]) -> Result<Vec<Person>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {PERSON_COLUMNS} FROM persons WHERE merged_into IS NULL"
+            ));
+            push_in(&mut qb, "national_id", chunk);
+            for r in &qb.build().fetch_all(&self.pool).await.map_err(from_sqlx)? {
+                out.push(person_from_row(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn household_addresses(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(INSERT_CHUNK) {
