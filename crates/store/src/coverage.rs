@@ -211,6 +211,24 @@ pub fn person_coverage(facts: &PersonFacts, payloads: &[serde_json::Value]) -> P
     row
 }
 
+/// The rows of persons from their facts and the dose payloads read for them (`(person, payload
+/// JSON text)`; unreadable payloads are not doses).
+pub fn rows_for(facts: &[PersonFacts], doses: Vec<(Uuid, String)>) -> Vec<PersonCoverage> {
+    let mut payloads: HashMap<Uuid, Vec<serde_json::Value>> = HashMap::new();
+    for (person, text) in doses {
+        if let Ok(v) = serde_json::from_str(&text) {
+            payloads.entry(person).or_default().push(v);
+        }
+    }
+    facts
+        .iter()
+        .map(|f| {
+            let p = payloads.get(&f.person_id).map(Vec::as_slice).unwrap_or(&[]);
+            person_coverage(f, p)
+        })
+        .collect()
+}
+
 /// A counter: persons of a unit born in a month who reached a level.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CounterKey {

@@ -353,12 +353,8 @@ pub async fn coverage_report(
     let counters = store.coverage_counters(unit).await?;
     let boundary = coverage::boundary_months(&counters, as_of);
     let rows = store.coverage_rows(unit, &boundary, None).await?;
+    // Rows of boundary months among these are skipped: they are counted from `rows` already.
     let changed = store.coverage_rows(unit, &[], Some(as_of)).await?;
-    // Rows of boundary months are counted from the rows already.
-    let changed: Vec<PersonCoverage> = changed
-        .into_iter()
-        .filter(|r| !boundary.iter().any(|(f, l)| r.dob >= *f && r.dob <= *l))
-        .collect();
     Ok(coverage::assemble_report(
         unit, as_of, &counters, &rows, &changed,
     ))

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::Result;
 use crate::coverage::{
     CounterKey, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason, Level,
-    PersonCoverage, PersonFacts, counter_deltas, person_coverage,
+    PersonCoverage, PersonFacts, counter_deltas, rows_for,
 };
 use crate::error::from_sqlx;
 
@@ -57,16 +57,16 @@ fn facts_from(r: &PgRow) -> Result<PersonFacts> {
     })
 }
 
-fn payloads_from(rows: &[PgRow]) -> Result<HashMap<Uuid, Vec<serde_json::Value>>> {
-    let mut payloads: HashMap<Uuid, Vec<serde_json::Value>> = HashMap::new();
-    for r in rows {
-        let pid: Uuid = r.try_get(0).map_err(from_sqlx)?;
-        let text: String = r.try_get(1).map_err(from_sqlx)?;
-        if let Ok(v) = serde_json::from_str(&text) {
-            payloads.entry(pid).or_default().push(v);
-        }
-    }
-    Ok(payloads)
+/// `(person, payload text)` of dose rows selected as `person_id, payload::text`.
+fn doses_from(rows: &[PgRow]) -> Result<Vec<(Uuid, String)>> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(from_sqlx)?,
+                r.try_get(1).map_err(from_sqlx)?,
+            ))
+        })
+        .collect()
 }
 
 async fn upsert_rows(conn: &mut PgConnection, rows: &[PersonCoverage]) -> Result<()> {
@@ -187,15 +187,8 @@ pub(crate) async fn refresh(conn: &mut PgConnection, persons: &[Uuid]) -> Result
         .fetch_all(&mut *conn)
         .await
         .map_err(from_sqlx)?;
-        let payloads = payloads_from(&doses)?;
-        let new = persons
-            .iter()
-            .map(|r| {
-                let f = facts_from(r)?;
-                let p = payloads.get(&f.person_id).map(Vec::as_slice).unwrap_or(&[]);
-                Ok(person_coverage(&f, p))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let facts = persons.iter().map(facts_from).collect::<Result<Vec<_>>>()?;
+        let new = rows_for(&facts, doses_from(&doses)?);
         for (k, n) in counter_deltas(&old, &new) {
             *all_deltas.entry(k).or_insert(0) += n;
         }
@@ -337,15 +330,8 @@ pub(crate) async fn rebuild_inputs(
     .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
-    let payloads = payloads_from(&doses)?;
-    let fresh = persons
-        .iter()
-        .map(|r| {
-            let f = facts_from(r)?;
-            let p = payloads.get(&f.person_id).map(Vec::as_slice).unwrap_or(&[]);
-            Ok(person_coverage(&f, p))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let facts = persons.iter().map(facts_from).collect::<Result<Vec<_>>>()?;
+    let fresh = rows_for(&facts, doses_from(&doses)?);
     Ok((stored, counters, fresh))
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::Result;
 use crate::coverage::{
     CounterKey, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason, Level,
-    PersonCoverage, PersonFacts, counter_deltas, person_coverage,
+    PersonCoverage, PersonFacts, counter_deltas, rows_for,
 };
 use crate::error::from_sqlx;
 use crate::sql::push_in;
@@ -43,11 +43,32 @@ pub(crate) fn row_from(r: &sqlx::sqlite::SqliteRow) -> Result<PersonCoverage> {
     })
 }
 
-/// Facts and dose payloads of the given persons (merged-away or missing persons are absent).
-async fn load_inputs(
-    conn: &mut SqliteConnection,
-    ids: &[String],
-) -> Result<Vec<(PersonFacts, Vec<serde_json::Value>)>> {
+fn facts_from(r: &sqlx::sqlite::SqliteRow) -> Result<PersonFacts> {
+    let id: String = r.try_get(0).map_err(from_sqlx)?;
+    Ok(PersonFacts {
+        person_id: Uuid::parse_str(&id).map_err(|_| domain::Error::internal())?,
+        province_code: r.try_get(1).map_err(from_sqlx)?,
+        commune_code: r.try_get(2).map_err(from_sqlx)?,
+        old_commune_code: r.try_get(3).map_err(from_sqlx)?,
+        dob: r.try_get(4).map_err(from_sqlx)?,
+    })
+}
+
+/// `(person, payload text)` of dose rows selected as `person_id, payload`.
+fn doses_from(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<(Uuid, String)>> {
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get(0).map_err(from_sqlx)?;
+            Ok((
+                Uuid::parse_str(&id).map_err(|_| domain::Error::internal())?,
+                r.try_get(1).map_err(from_sqlx)?,
+            ))
+        })
+        .collect()
+}
+
+/// The recomputed rows of the given persons (merged-away or missing persons have none).
+async fn fresh_rows(conn: &mut SqliteConnection, ids: &[String]) -> Result<Vec<PersonCoverage>> {
     let mut qb = QueryBuilder::<Sqlite>::new(
         "SELECT id, province_code, commune_code, old_commune_code, dob FROM persons \
          WHERE merged_into IS NULL",
@@ -61,29 +82,8 @@ async fn load_inputs(
     );
     push_in(&mut qb, "person_id", ids);
     let doses = qb.build().fetch_all(&mut *conn).await.map_err(from_sqlx)?;
-    let mut payloads: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
-    for r in &doses {
-        let pid: String = r.try_get(0).map_err(from_sqlx)?;
-        let text: String = r.try_get(1).map_err(from_sqlx)?;
-        if let Ok(v) = serde_json::from_str(&text) {
-            payloads.entry(pid).or_default().push(v);
-        }
-    }
-    persons
-        .iter()
-        .map(|r| {
-            let id: String = r.try_get(0).map_err(from_sqlx)?;
-            let facts = PersonFacts {
-                person_id: Uuid::parse_str(&id).map_err(|_| domain::Error::internal())?,
-                province_code: r.try_get(1).map_err(from_sqlx)?,
-                commune_code: r.try_get(2).map_err(from_sqlx)?,
-                old_commune_code: r.try_get(3).map_err(from_sqlx)?,
-                dob: r.try_get(4).map_err(from_sqlx)?,
-            };
-            let p = payloads.remove(&id).unwrap_or_default();
-            Ok((facts, p))
-        })
-        .collect()
+    let facts = persons.iter().map(facts_from).collect::<Result<Vec<_>>>()?;
+    Ok(rows_for(&facts, doses_from(&doses)?))
 }
 
 async fn insert_rows(conn: &mut SqliteConnection, rows: &[PersonCoverage]) -> Result<()> {
@@ -154,11 +154,7 @@ pub(crate) async fn refresh(conn: &mut SqliteConnection, persons: &[Uuid]) -> Re
             .iter()
             .map(row_from)
             .collect::<Result<Vec<_>>>()?;
-        let new: Vec<PersonCoverage> = load_inputs(conn, chunk)
-            .await?
-            .iter()
-            .map(|(f, p)| person_coverage(f, p))
-            .collect();
+        let new = fresh_rows(conn, chunk).await?;
         for (k, n) in counter_deltas(&old, &new) {
             *all_deltas.entry(k).or_insert(0) += n;
         }
@@ -306,29 +302,8 @@ pub(crate) async fn rebuild_inputs(
     .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
-    let mut payloads: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
-    for r in &doses {
-        let pid: String = r.try_get(0).map_err(from_sqlx)?;
-        let text: String = r.try_get(1).map_err(from_sqlx)?;
-        if let Ok(v) = serde_json::from_str(&text) {
-            payloads.entry(pid).or_default().push(v);
-        }
-    }
-    let mut fresh = Vec::with_capacity(persons.len());
-    for r in &persons {
-        let id: String = r.try_get(0).map_err(from_sqlx)?;
-        let facts = PersonFacts {
-            person_id: Uuid::parse_str(&id).map_err(|_| domain::Error::internal())?,
-            province_code: r.try_get(1).map_err(from_sqlx)?,
-            commune_code: r.try_get(2).map_err(from_sqlx)?,
-            old_commune_code: r.try_get(3).map_err(from_sqlx)?,
-            dob: r.try_get(4).map_err(from_sqlx)?,
-        };
-        fresh.push(person_coverage(
-            &facts,
-            payloads.get(&id).map(Vec::as_slice).unwrap_or(&[]),
-        ));
-    }
+    let facts = persons.iter().map(facts_from).collect::<Result<Vec<_>>>()?;
+    let fresh = rows_for(&facts, doses_from(&doses)?);
     Ok((stored, counters, fresh))
 }
 
