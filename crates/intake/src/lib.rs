@@ -170,71 +170,55 @@ pub async fn index_register(store: &dyn Store, linker: &Linker) -> Result<usize>
     }
 }
 
-/// Stores a batch and links every new record: the index is brought up to date first, the
-/// model is fitted on the first batch. Idempotent: records already stored are counted as
-/// duplicates and left as they are.
+/// Links a batch and stores it with its decisions in one transaction: records carrying a register
+/// person's exact citizen ID (with agreeing birth year and given name) are linked without scoring,
+/// the others through the model (the index is brought up to date first, the model is fitted on
+/// the first batch). Idempotent: records already stored are counted as duplicates and left as
+/// they are.
 pub async fn link_batch(
     store: &dyn Store,
     records: &[NewSourceRecord],
     audit: Option<&NewAuditEntry>,
 ) -> Result<BatchSummary> {
-    let inserted_ids: HashSet<Uuid> = store
-        .insert_source_records(records)
+    let mut summary = BatchSummary::default();
+    let all: Vec<&NewSourceRecord> = records.iter().collect();
+    let (mut decisions, rest) = exact_id_links(store, &all).await?;
+    if !rest.is_empty() {
+        let linkage_records: Vec<Record> = rest.iter().map(|r| source_record(r)).collect();
+        let started = std::time::Instant::now();
+        let linker = match stored_linker(store).await? {
+            Some(l) => l,
+            None => {
+                summary.trained = true;
+                retrain(store, &linkage_records).await?
+            }
+        };
+        let trained_at = started.elapsed();
+        summary.indexed = index_register(store, &linker).await?;
+        let indexed_at = started.elapsed();
+        decisions.extend(decide_batch(store, &linker, &linkage_records).await?);
+        tracing::info!(
+            records = rest.len(),
+            model_s = trained_at.as_secs_f64(),
+            index_s = (indexed_at - trained_at).as_secs_f64(),
+            link_s = (started.elapsed() - indexed_at).as_secs_f64(),
+            "scored a batch"
+        );
+    }
+    let inserted: HashSet<Uuid> = store
+        .insert_decided_records(records, &decisions, audit)
         .await?
         .into_iter()
         .collect();
-    let fresh: Vec<&NewSourceRecord> = records
-        .iter()
-        .filter(|r| inserted_ids.contains(&r.id))
-        .collect();
-    let mut summary = BatchSummary {
-        inserted: fresh.len(),
-        duplicates: records.len() - fresh.len(),
-        ..BatchSummary::default()
-    };
-    if fresh.is_empty() {
-        return Ok(summary);
-    }
-    // Records carrying a register person's exact citizen ID, with agreeing birth year and given
-    // name, are linked without scoring; the others go through the model.
-    let (exact, fresh) = exact_id_links(store, &fresh).await?;
-    summary.linked += exact.len();
-    if fresh.is_empty() {
-        store.apply_link_decisions(&exact, audit).await?;
-        return Ok(summary);
-    }
-    if !exact.is_empty() {
-        // The batch's audit entry goes with the engine's decisions below.
-        store.apply_link_decisions(&exact, None).await?;
-    }
-    let linkage_records: Vec<Record> = fresh.iter().map(|r| source_record(r)).collect();
-    let started = std::time::Instant::now();
-    let linker = match stored_linker(store).await? {
-        Some(l) => l,
-        None => {
-            summary.trained = true;
-            retrain(store, &linkage_records).await?
-        }
-    };
-    let trained_at = started.elapsed();
-    summary.indexed = index_register(store, &linker).await?;
-    let indexed_at = started.elapsed();
-    let decisions = decide_batch(store, &linker, &linkage_records).await?;
-    tracing::info!(
-        records = fresh.len(),
-        model_s = trained_at.as_secs_f64(),
-        index_s = (indexed_at - trained_at).as_secs_f64(),
-        link_s = (started.elapsed() - indexed_at).as_secs_f64(),
-        "linked a batch"
-    );
-    for d in &decisions {
+    summary.inserted = inserted.len();
+    summary.duplicates = records.len() - inserted.len();
+    for d in decisions.iter().filter(|d| inserted.contains(&d.record_id)) {
         match d.status {
             LinkStatus::Linked => summary.linked += 1,
             LinkStatus::Review => summary.review += 1,
             LinkStatus::Unlinked => summary.unlinked += 1,
         }
     }
-    store.apply_link_decisions(&decisions, audit).await?;
     Ok(summary)
 }
 

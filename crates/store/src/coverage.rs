@@ -11,8 +11,9 @@
 //! A coverage request ([`assemble_report`]) reads the unit's counters (at most ~1,300 birth
 //! months × 5 levels) instead of dose records. Ages at the as-of date are exact: a birth month
 //! where some age-group boundary falls, or that contains the as-of date, is counted from the
-//! person rows of that month instead of the counter; persons who reached a level after the
-//! as-of date (only for past dates) are taken back out from their rows.
+//! person rows of that month instead of the counter (tallied per birth date by the store, at most
+//! 31 rows a month); persons who reached a level after the as-of date (only for past dates) are
+//! taken back out, tallied per birth month by the store.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -126,6 +127,59 @@ impl PersonCoverage {
         }
         out
     }
+}
+
+impl PersonCoverage {
+    /// Whether `other` is the same person in the same units with the same birth date (only the
+    /// dose-derived columns may differ).
+    fn same_place_and_birth(&self, other: &PersonCoverage) -> bool {
+        self.person_id == other.person_id
+            && self.province_code == other.province_code
+            && self.commune_code == other.commune_code
+            && self.old_commune_code == other.old_commune_code
+            && self.old_district_code == other.old_district_code
+            && self.old_province_code == other.old_province_code
+            && self.dob == other.dob
+    }
+}
+
+/// How a refresh writes recomputed rows over the stored ones. Unchanged rows are left alone, and
+/// a row whose units and birth date stay is updated in its dose columns only, which leaves the
+/// five (unit, birth date) indexes untouched.
+#[derive(Debug, Default, PartialEq)]
+pub struct RowChanges {
+    /// Stored rows to delete: persons gone (merged away), and rows rewritten whole.
+    pub delete: Vec<Uuid>,
+    /// Rows to insert whole: new persons, or a changed unit or birth date.
+    pub insert: Vec<PersonCoverage>,
+    /// Rows whose dose columns alone changed.
+    pub update_doses: Vec<PersonCoverage>,
+}
+
+/// Sorts recomputed rows (`new`) against the stored ones (`old`) of the same persons.
+pub fn row_changes(old: &[PersonCoverage], new: Vec<PersonCoverage>) -> RowChanges {
+    let stored: HashMap<Uuid, &PersonCoverage> = old.iter().map(|r| (r.person_id, r)).collect();
+    let kept: std::collections::HashSet<Uuid> = new.iter().map(|r| r.person_id).collect();
+    let mut changes = RowChanges {
+        delete: old
+            .iter()
+            .map(|r| r.person_id)
+            .filter(|id| !kept.contains(id))
+            .collect(),
+        ..RowChanges::default()
+    };
+    for row in new {
+        match stored.get(&row.person_id) {
+            Some(before) if **before == row => {}
+            Some(before) if before.same_place_and_birth(&row) => changes.update_doses.push(row),
+            Some(_) => {
+                changes.delete.push(row.person_id);
+                changes.insert.push(row);
+            }
+            None => changes.insert.push(row),
+        }
+    }
+    changes
 }
 
 /// What the engine needs to know of a person.
@@ -406,14 +460,78 @@ pub fn boundary_months(
         .collect()
 }
 
-/// Builds the coverage table from the unit's counters, the person rows of the boundary months
-/// ([`boundary_months`]) and the person rows that reached a level after `as_of`.
+/// Persons counted per level, indexed as [`Level::ALL`] (`[0]`: everyone, the population).
+pub type LevelCounts = [i64; 5];
+
+/// The residents of a unit born on one day (in a boundary month, [`boundary_months`]) and how
+/// many of them had reached each level by the as-of date: aggregated by the store, so a boundary
+/// month costs at most 31 rows whatever the size of the unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BornOn {
+    pub dob: NaiveDate,
+    pub reached: LevelCounts,
+}
+
+/// The residents of a unit born in one month who reached each level only after the as-of date:
+/// taken back out of the month's counters (a past as-of date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReachedAfter {
+    /// `YYYY-MM`.
+    pub birth_month: String,
+    pub reached: LevelCounts,
+}
+
+/// [`BornOn`] tallies of person rows (what the stores compute in SQL).
+pub fn born_on_counts(rows: &[PersonCoverage], as_of: NaiveDate) -> Vec<BornOn> {
+    let mut by_day: BTreeMap<NaiveDate, LevelCounts> = BTreeMap::new();
+    for row in rows {
+        let counts = by_day.entry(row.dob).or_default();
+        for (i, level) in Level::ALL.into_iter().enumerate() {
+            if row.level_date(level).is_some_and(|d| d <= as_of) {
+                counts[i] += 1;
+            }
+        }
+    }
+    by_day
+        .into_iter()
+        .map(|(dob, reached)| BornOn { dob, reached })
+        .collect()
+}
+
+/// [`ReachedAfter`] tallies of person rows (what the stores compute in SQL).
+pub fn reached_after_counts(rows: &[PersonCoverage], as_of: NaiveDate) -> Vec<ReachedAfter> {
+    let mut by_month: BTreeMap<String, LevelCounts> = BTreeMap::new();
+    for row in rows {
+        let mut reached = LevelCounts::default();
+        for (i, level) in Level::ALL.into_iter().enumerate() {
+            if row.level_date(level).is_some_and(|d| d > as_of) {
+                reached[i] += 1;
+            }
+        }
+        if reached != LevelCounts::default() {
+            let counts = by_month.entry(birth_month(row.dob)).or_default();
+            for (c, r) in counts.iter_mut().zip(reached) {
+                *c += r;
+            }
+        }
+    }
+    by_month
+        .into_iter()
+        .map(|(birth_month, reached)| ReachedAfter {
+            birth_month,
+            reached,
+        })
+        .collect()
+}
+
+/// Builds the coverage table from the unit's counters, the per-day tallies of the boundary
+/// months ([`boundary_months`]) and, for a past date, the tallies of levels reached after it.
 pub fn assemble_report(
     unit: &CoverageUnit,
     as_of: NaiveDate,
     counters: &[(Level, String, i64)],
-    boundary_rows: &[PersonCoverage],
-    changed_after: &[PersonCoverage],
+    boundary: &[BornOn],
+    reached_after: &[ReachedAfter],
 ) -> CoverageReport {
     let mut groups: Vec<CoverageGroup> = AGE_GROUPS
         .iter()
@@ -426,7 +544,7 @@ pub fn assemble_report(
             booster2: 0,
         })
         .collect();
-    let mut signed: Vec<HashMap<Level, i64>> = vec![HashMap::new(); groups.len()];
+    let mut signed: Vec<LevelCounts> = vec![LevelCounts::default(); groups.len()];
     let mut month_groups: HashMap<&str, Option<Vec<usize>>> = HashMap::new();
     for (level, month, count) in counters {
         let gs = month_groups.entry(month.as_str()).or_insert_with(|| {
@@ -437,35 +555,30 @@ pub fn assemble_report(
             Some(groups_of(age_on(first, as_of)))
         });
         for g in gs.iter().flatten() {
-            *signed[*g].entry(*level).or_insert(0) += count;
+            signed[*g][*level as usize] += count;
         }
     }
-    // Boundary months: each person by their exact age, levels reached by as_of.
-    for row in boundary_rows {
-        for g in groups_of(age_on(row.dob, as_of)) {
-            for level in Level::ALL {
-                if row.level_date(level).is_some_and(|d| d <= as_of) {
-                    *signed[g].entry(level).or_insert(0) += 1;
-                }
+    // Boundary months: each birth date by its exact age, levels reached by as_of.
+    for day in boundary {
+        for g in groups_of(age_on(day.dob, as_of)) {
+            for (total, n) in signed[g].iter_mut().zip(day.reached) {
+                *total += n;
             }
         }
     }
     // Counted in a uniform month's counter but reached the level after as_of: take back.
-    for row in changed_after {
-        let month = birth_month(row.dob);
-        let Some(Some(gs)) = month_groups.get(month.as_str()) else {
+    for month in reached_after {
+        let Some(Some(gs)) = month_groups.get(month.birth_month.as_str()) else {
             continue;
         };
         for g in gs {
-            for level in Level::ALL {
-                if row.level_date(level).is_some_and(|d| d > as_of) {
-                    *signed[*g].entry(level).or_insert(0) -= 1;
-                }
+            for (total, n) in signed[*g].iter_mut().zip(month.reached) {
+                *total -= n;
             }
         }
     }
     for (group, counts) in groups.iter_mut().zip(signed) {
-        for (level, n) in counts {
+        for (level, n) in Level::ALL.into_iter().zip(counts) {
             *group.count_mut(level) = n.max(0) as u64;
         }
     }
@@ -484,7 +597,7 @@ pub fn report_from_rows(
     as_of: NaiveDate,
     rows: &[PersonCoverage],
 ) -> CoverageReport {
-    assemble_report(unit, as_of, &[], rows, &[])
+    assemble_report(unit, as_of, &[], &born_on_counts(rows, as_of), &[])
 }
 
 /// What `coverage rebuild` found.
@@ -609,6 +722,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn row_changes_touch_only_what_changed() {
+        let same = row(d(1990, 1, 1), Some(d(2021, 8, 1)));
+        let dosed = row(d(1980, 1, 1), None);
+        let moved = row(d(1970, 1, 1), Some(d(2021, 9, 1)));
+        let gone = row(d(1960, 1, 1), None);
+        let new_person = row(d(2000, 1, 1), None);
+        let mut dosed_after = dosed.clone();
+        dosed_after.first_dose = Some(d(2021, 10, 1));
+        dosed_after.last_change = Some(d(2021, 10, 1));
+        let mut moved_after = moved.clone();
+        moved_after.commune_code = "03391".into();
+        let changes = row_changes(
+            &[same.clone(), dosed.clone(), moved.clone(), gone.clone()],
+            vec![
+                same.clone(),
+                dosed_after.clone(),
+                moved_after.clone(),
+                new_person.clone(),
+            ],
+        );
+        assert_eq!(
+            changes,
+            RowChanges {
+                delete: vec![gone.person_id, moved.person_id],
+                insert: vec![moved_after, new_person],
+                update_doses: vec![dosed_after],
+            }
+        );
+    }
+
     fn counters_of(rows: &[PersonCoverage]) -> Vec<(Level, String, i64)> {
         counter_deltas(&[], rows)
             .into_iter()
@@ -655,7 +799,13 @@ mod tests {
                 .filter(|r| r.last_change.is_some_and(|c| c > as_of))
                 .cloned()
                 .collect();
-            let fast = assemble_report(&unit, as_of, &counters, &boundary, &changed);
+            let fast = assemble_report(
+                &unit,
+                as_of,
+                &counters,
+                &born_on_counts(&boundary, as_of),
+                &reached_after_counts(&changed, as_of),
+            );
             let slow = report_from_rows(&unit, as_of, &rows);
             assert_eq!(fast, slow, "as of {as_of}");
             assert!(bounds.len() <= 8, "{} boundary months", bounds.len());

@@ -123,7 +123,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `(kind, source, external_id)` is already stored (or earlier in the batch) is skipped, so
     /// re-importing a file is harmless. Returns the ids actually inserted. A taken `id` with a new
     /// `(kind, source, external_id)` fails the batch with [`ErrorCode::Conflict`].
-    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>>;
+    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
+        self.insert_decided_records(records, &[], None).await
+    }
+
+    /// Inserts incoming records already decided, in one transaction with the audit entry when
+    /// given: as [`Store::insert_source_records`], but a record with a decision is stored with
+    /// it (status, person, probability, decider, decision time, candidates; the scope commune of
+    /// a record typed without one) and the coverage of the persons it links is refreshed, so a
+    /// batch is written once. Decisions of records skipped as already stored are dropped.
+    /// Fails, writing nothing, as [`Store::apply_link_decisions`] does for a bad decision, and
+    /// with [`ErrorCode::NotFound`] for a decision about a record not in the batch.
+    async fn insert_decided_records(
+        &self,
+        records: &[NewSourceRecord],
+        decisions: &[LinkDecision],
+        audit: Option<&NewAuditEntry>,
+    ) -> Result<Vec<Uuid>>;
 
     /// Applies linkage decisions in one transaction, with the audit entry when given: sets status,
     /// person, probability, decider and decision time (now) of each record and, when a decision
@@ -217,14 +233,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The unit's non-zero coverage counters `(level, birth month, count)`.
     async fn coverage_counters(&self, unit: &CoverageUnit) -> Result<Vec<(Level, String, i64)>>;
 
-    /// Coverage rows of the unit's residents born in one of the ranges, plus (with
-    /// `changed_after`) those who reached a level after that date.
-    async fn coverage_rows(
+    /// Tallies of the unit's residents born in the ranges, per birth date: how many, and how many
+    /// had reached each level by `as_of`.
+    async fn coverage_born_on(
         &self,
         unit: &CoverageUnit,
         born: &[(NaiveDate, NaiveDate)],
-        changed_after: Option<NaiveDate>,
-    ) -> Result<Vec<PersonCoverage>>;
+        as_of: NaiveDate,
+    ) -> Result<Vec<coverage::BornOn>>;
+
+    /// Tallies of the unit's residents who reached a level after `as_of`, per birth month
+    /// (empty, from an index, when nobody in the store changed after `as_of`).
+    async fn coverage_reached_after(
+        &self,
+        unit: &CoverageUnit,
+        as_of: NaiveDate,
+    ) -> Result<Vec<coverage::ReachedAfter>>;
 
     /// One person's coverage row (None for an unknown or merged person).
     async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>>;
@@ -352,11 +376,15 @@ pub async fn coverage_report(
 ) -> Result<CoverageReport> {
     let counters = store.coverage_counters(unit).await?;
     let boundary = coverage::boundary_months(&counters, as_of);
-    let rows = store.coverage_rows(unit, &boundary, None).await?;
-    // Rows of boundary months among these are skipped: they are counted from `rows` already.
-    let changed = store.coverage_rows(unit, &[], Some(as_of)).await?;
+    let born_on = store.coverage_born_on(unit, &boundary, as_of).await?;
+    // Boundary months among these are skipped: they are counted from `born_on` already.
+    let reached_after = store.coverage_reached_after(unit, as_of).await?;
     Ok(coverage::assemble_report(
-        unit, as_of, &counters, &rows, &changed,
+        unit,
+        as_of,
+        &counters,
+        &born_on,
+        &reached_after,
     ))
 }
 

@@ -427,3 +427,83 @@ mod tests {
         assert_eq!(kept, vec![&second, &again]);
     }
 }
+
+/// The plan of an insert with decisions ([`crate::Store::insert_decided_records`]), worked out
+/// before the transaction: each record's decision, and the persons whose state the transaction
+/// must read (linked persons to check; persons giving a record without a commune its scope).
+pub(crate) struct DecidedInsertPlan<'a> {
+    pub decisions: std::collections::HashMap<Uuid, &'a LinkDecision>,
+    /// Persons named by a linked decision: must exist and not be merged.
+    pub linked_persons: Vec<Uuid>,
+    /// Persons whose 2025 commune is the scope of a record typed without a commune: the linked
+    /// person, else the best candidate (as [`crate::sql::SCOPE_COMMUNE_UPDATE`] does).
+    pub scope_person: std::collections::HashMap<Uuid, Uuid>,
+}
+
+impl<'a> DecidedInsertPlan<'a> {
+    /// Checks the decisions ([`check_decisions`]; each must be about a record of the batch, the
+    /// later of two wins) and plans the insert.
+    pub fn new(records: &[NewSourceRecord], decisions: &'a [LinkDecision]) -> Result<Self, Error> {
+        check_decisions(decisions)?;
+        let in_batch: std::collections::HashSet<Uuid> = records.iter().map(|r| r.id).collect();
+        let decisions: std::collections::HashMap<Uuid, &LinkDecision> =
+            last_decision_per_record(decisions)
+                .into_iter()
+                .map(|d| (d.record_id, d))
+                .collect();
+        if let Some(d) = decisions
+            .values()
+            .find(|d| !in_batch.contains(&d.record_id))
+        {
+            return Err(record_not_found(d.record_id));
+        }
+        let linked_persons = crate::sql::distinct(
+            &decisions
+                .values()
+                .filter_map(|d| d.person_id)
+                .collect::<Vec<_>>(),
+        );
+        let scope_person = records
+            .iter()
+            .filter(|r| r.commune_code.is_empty())
+            .filter_map(|r| {
+                let d = decisions.get(&r.id)?;
+                let best = || {
+                    d.candidates
+                        .iter()
+                        .flatten()
+                        .max_by(|a, b| a.probability.total_cmp(&b.probability))
+                        .map(|c| c.person_id)
+                };
+                Some((r.id, d.person_id.or_else(best)?))
+            })
+            .collect();
+        Ok(DecidedInsertPlan {
+            decisions,
+            linked_persons,
+            scope_person,
+        })
+    }
+
+    /// Every person the transaction reads.
+    pub fn persons(&self) -> Vec<Uuid> {
+        let mut all = self.linked_persons.clone();
+        all.extend(self.scope_person.values().copied());
+        crate::sql::distinct(&all)
+    }
+
+    /// Checks the linked persons against `(id, merged_into)` as read in the transaction.
+    pub fn check_persons(
+        &self,
+        found: &std::collections::HashMap<Uuid, Option<Uuid>>,
+    ) -> Result<(), Error> {
+        for p in &self.linked_persons {
+            match found.get(p) {
+                None => return Err(person_not_linkable(*p, None)),
+                Some(Some(into)) => return Err(person_not_linkable(*p, Some(*into))),
+                Some(None) => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -21,10 +21,10 @@ use crate::coverage::{
 };
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
-    LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, SourceRecord,
-    SourceRecordQuery, check_decisions, last_decision_per_record, merge_already_undone,
-    merge_not_found, merge_person_already_merged, merge_person_missing, merge_same_person,
-    parse_json, person_not_linkable, record_not_found, record_province,
+    DecidedInsertPlan, LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge,
+    SourceRecord, SourceRecordQuery, check_decisions, last_decision_per_record,
+    merge_already_undone, merge_not_found, merge_person_already_merged, merge_person_missing,
+    merge_same_person, parse_json, person_not_linkable, record_not_found, record_province,
 };
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
@@ -115,6 +115,28 @@ impl PgStore {
             .map_err(from_sqlx)?;
         Ok(tx)
     }
+}
+
+/// Inserts link candidates (at most [`INSERT_CHUNK`]) in the caller's transaction.
+async fn insert_candidates(conn: &mut sqlx::PgConnection, chunk: &[&LinkCandidate]) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO link_candidates (record_id, person_id, probability, explanation) \
+         SELECT r, p, pr, e::jsonb FROM UNNEST($1::uuid[], $2::uuid[], $3::float8[], \
+         $4::text[]) AS t(r, p, pr, e)",
+    )
+    .bind(chunk.iter().map(|c| c.record_id).collect::<Vec<_>>())
+    .bind(chunk.iter().map(|c| c.person_id).collect::<Vec<_>>())
+    .bind(chunk.iter().map(|c| c.probability).collect::<Vec<_>>())
+    .bind(
+        chunk
+            .iter()
+            .map(|c| c.explanation.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(())
 }
 
 fn person_from_row(r: &PgRow) -> Result<Person> {
@@ -508,23 +530,54 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
+    async fn insert_decided_records(
+        &self,
+        records: &[NewSourceRecord],
+        decisions: &[LinkDecision],
+        audit: Option<&NewAuditEntry>,
+    ) -> Result<Vec<Uuid>> {
+        let plan = DecidedInsertPlan::new(records, decisions)?;
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let now = micros(Utc::now());
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut tx = match audit {
+            Some(_) => self.begin_audited().await?,
+            None => self.pool.begin().await.map_err(from_sqlx)?,
+        };
+        // KEY SHARE locks keep a concurrent merge of a linked person out until this commits.
+        let mut merged_into = std::collections::HashMap::new();
+        let mut communes = std::collections::HashMap::new();
+        for chunk in plan.persons().chunks(ANY_CHUNK) {
+            let rows: Vec<(Uuid, Option<Uuid>, String)> = sqlx::query_as(
+                "SELECT id, merged_into, commune_code FROM persons WHERE id = ANY($1) \
+                 FOR KEY SHARE",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            for (id, into, commune) in rows {
+                merged_into.insert(id, into);
+                communes.insert(id, commune);
+            }
+        }
+        plan.check_persons(&merged_into)?;
         let mut inserted = std::collections::HashSet::new();
         for chunk in records.chunks(INSERT_CHUNK) {
             let text = |f: fn(&NewSourceRecord) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+            let decision = |r: &NewSourceRecord| plan.decisions.get(&r.id).copied();
             let ids: Vec<Uuid> = sqlx::query_scalar(
                 "INSERT INTO source_records (province_code, id, kind, source, external_id, \
                  full_name, dob, sex, national_id, commune_code, phone, payload, batch_id, \
-                 created_at) \
-                 SELECT pr, i, k, s, e, f, d, x, n, c, ph, pl::jsonb, b, $14 FROM UNNEST(\
+                 created_at, status, person_id, probability, decided_by, decided_at, \
+                 scope_commune) \
+                 SELECT pr, i, k, s, e, f, d, x, n, c, ph, pl::jsonb, b, $14, st, p, pb, db, \
+                 CASE WHEN db IS NULL THEN NULL ELSE $14 END, sc FROM UNNEST(\
                  $1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
                  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-                 $13::uuid[]) AS t(pr, i, k, s, e, f, d, x, n, c, ph, pl, b) \
+                 $13::uuid[], $15::text[], $16::uuid[], $17::float8[], $18::text[], \
+                 $19::text[]) AS t(pr, i, k, s, e, f, d, x, n, c, ph, pl, b, st, p, pb, db, sc) \
                  ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id",
             )
             .bind(text(|r| record_province(&r.commune_code)))
@@ -541,10 +594,67 @@ impl Store for PgStore {
             .bind(text(|r| r.payload.to_string()))
             .bind(chunk.iter().map(|r| r.batch_id).collect::<Vec<_>>())
             .bind(now)
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| {
+                        decision(r)
+                            .map_or(LinkStatus::Unlinked, |d| d.status)
+                            .as_str()
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| decision(r).and_then(|d| d.person_id))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| decision(r).and_then(|d| d.probability))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| decision(r).map(|d| d.decided_by.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| {
+                        plan.scope_person
+                            .get(&r.id)
+                            .and_then(|p| communes.get(p))
+                            .cloned()
+                    })
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(&mut *tx)
             .await
             .map_err(from_sqlx)?;
             inserted.extend(ids);
+        }
+        let kept: Vec<&LinkDecision> = plan
+            .decisions
+            .values()
+            .copied()
+            .filter(|d| inserted.contains(&d.record_id))
+            .collect();
+        let candidates: Vec<&LinkCandidate> = kept
+            .iter()
+            .flat_map(|d| d.candidates.iter().flatten())
+            .collect();
+        for chunk in candidates.chunks(INSERT_CHUNK) {
+            insert_candidates(&mut tx, chunk).await?;
+        }
+        let coverage_persons: Vec<Uuid> = kept.iter().filter_map(|d| d.person_id).collect();
+        postgres_coverage::refresh(&mut tx, &coverage_persons).await?;
+        if let Some(audit) = audit {
+            append_in_tx(&mut tx, audit).await?;
         }
         tx.commit().await.map_err(from_sqlx)?;
         Ok(records
@@ -652,29 +762,15 @@ impl Store for PgStore {
             .flat_map(|d| d.candidates.iter().flatten())
             .collect();
         for chunk in candidates.chunks(INSERT_CHUNK) {
-            sqlx::query(
-                "INSERT INTO link_candidates (record_id, person_id, probability, explanation) \
-                 SELECT r, p, pr, e::jsonb FROM UNNEST($1::uuid[], $2::uuid[], $3::float8[], \
-                 $4::text[]) AS t(r, p, pr, e)",
-            )
-            .bind(chunk.iter().map(|c| c.record_id).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|c| c.person_id).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|c| c.probability).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|c| c.explanation.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
+            insert_candidates(&mut tx, chunk).await?;
         }
         // Records typed without a commune take the commune of their person or best candidate.
-        let ids: Vec<String> = decisions.iter().map(|d| d.record_id.to_string()).collect();
-        for chunk in ids.chunks(INSERT_CHUNK) {
+        let ids: Vec<Uuid> = decisions.iter().map(|d| d.record_id).collect();
+        for chunk in ids.chunks(ANY_CHUNK) {
             let mut qb = QueryBuilder::new(crate::sql::SCOPE_COMMUNE_UPDATE);
-            push_in(&mut qb, "id::text", chunk);
+            qb.push(" AND id = ANY(")
+                .push_bind(chunk.to_vec())
+                .push(")");
             qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
         }
         postgres_coverage::refresh(&mut tx, &coverage_persons).await?;
@@ -1400,14 +1496,23 @@ impl Store for PgStore {
         postgres_coverage::counters(&mut conn, unit).await
     }
 
-    async fn coverage_rows(
+    async fn coverage_born_on(
         &self,
         unit: &CoverageUnit,
         born: &[(NaiveDate, NaiveDate)],
-        changed_after: Option<NaiveDate>,
-    ) -> Result<Vec<PersonCoverage>> {
+        as_of: NaiveDate,
+    ) -> Result<Vec<crate::coverage::BornOn>> {
         let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
-        postgres_coverage::rows(&mut conn, unit, born, changed_after).await
+        postgres_coverage::born_on(&mut conn, unit, born, as_of).await
+    }
+
+    async fn coverage_reached_after(
+        &self,
+        unit: &CoverageUnit,
+        as_of: NaiveDate,
+    ) -> Result<Vec<crate::coverage::ReachedAfter>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        postgres_coverage::reached_after(&mut conn, unit, as_of).await
     }
 
     async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>> {

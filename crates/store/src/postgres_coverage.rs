@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::Result;
 use crate::coverage::{
-    CounterKey, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason, Level,
-    PersonCoverage, PersonFacts, counter_deltas, rows_for,
+    BornOn, CounterKey, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason,
+    Level, PersonCoverage, PersonFacts, ReachedAfter, counter_deltas, row_changes, rows_for,
 };
 use crate::error::from_sqlx;
 
@@ -192,20 +192,20 @@ pub(crate) async fn refresh(conn: &mut PgConnection, persons: &[Uuid]) -> Result
         for (k, n) in counter_deltas(&old, &new) {
             *all_deltas.entry(k).or_insert(0) += n;
         }
-        let kept: std::collections::HashSet<Uuid> = new.iter().map(|r| r.person_id).collect();
-        let gone: Vec<Uuid> = old
-            .iter()
-            .map(|r| r.person_id)
-            .filter(|id| !kept.contains(id))
-            .collect();
-        if !gone.is_empty() {
+        // Rows rewritten whole are upserted over themselves: only persons gone are deleted.
+        let mut changes = row_changes(&old, new);
+        let rewritten: std::collections::HashSet<Uuid> =
+            changes.insert.iter().map(|r| r.person_id).collect();
+        changes.delete.retain(|id| !rewritten.contains(id));
+        if !changes.delete.is_empty() {
             sqlx::query("DELETE FROM person_coverage WHERE person_id = ANY($1)")
-                .bind(&gone)
+                .bind(&changes.delete)
                 .execute(&mut *conn)
                 .await
                 .map_err(from_sqlx)?;
         }
-        upsert_rows(conn, &new).await?;
+        changes.insert.append(&mut changes.update_doses);
+        upsert_rows(conn, &changes.insert).await?;
     }
     let mut deltas: Vec<(CounterKey, i64)> =
         all_deltas.into_iter().filter(|(_, n)| *n != 0).collect();
@@ -237,43 +237,52 @@ pub(crate) async fn counters(
         .collect()
 }
 
-pub(crate) async fn rows(
+pub(crate) async fn born_on(
     conn: &mut PgConnection,
     unit: &CoverageUnit,
     born: &[(NaiveDate, NaiveDate)],
-    changed_after: Option<NaiveDate>,
-) -> Result<Vec<PersonCoverage>> {
-    let column = unit.person_column();
+    as_of: NaiveDate,
+) -> Result<Vec<BornOn>> {
+    let sql = crate::sql::COVERAGE_BORN_ON.replace("{column}", unit.person_column());
     let mut out = Vec::new();
     for (from, to) in born {
-        let rows = sqlx::query(&format!(
-            "SELECT {ROW_COLUMNS} FROM person_coverage \
-             WHERE {column} = $1 AND dob BETWEEN $2 AND $3"
-        ))
-        .bind(&unit.code)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(from_sqlx)?;
-        for r in &rows {
-            out.push(row_from(r)?);
-        }
-    }
-    if let Some(after) = changed_after {
-        let rows = sqlx::query(&format!(
-            "SELECT {ROW_COLUMNS} FROM person_coverage WHERE last_change > $2 AND {column} = $1"
-        ))
-        .bind(&unit.code)
-        .bind(after)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(from_sqlx)?;
-        for r in &rows {
-            out.push(row_from(r)?);
-        }
+        let rows: Vec<(NaiveDate, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(&unit.code)
+            .bind(from)
+            .bind(to)
+            .bind(as_of)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(from_sqlx)?;
+        out.extend(rows.into_iter().map(|(dob, a, b, c, d, e)| BornOn {
+            dob,
+            reached: [a, b, c, d, e],
+        }));
     }
     Ok(out)
+}
+
+pub(crate) async fn reached_after(
+    conn: &mut PgConnection,
+    unit: &CoverageUnit,
+    as_of: NaiveDate,
+) -> Result<Vec<ReachedAfter>> {
+    let sql = crate::sql::COVERAGE_REACHED_AFTER
+        .replace("{column}", unit.person_column())
+        .replace("{month}", "to_char(dob, 'YYYY-MM')");
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(&unit.code)
+        .bind(as_of)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(rows
+        .into_iter()
+        .map(|(birth_month, a, b, c, d, e)| ReachedAfter {
+            birth_month,
+            reached: [a, b, c, d, e],
+        })
+        .collect())
 }
 
 #[allow(clippy::type_complexity)]

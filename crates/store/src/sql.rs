@@ -269,3 +269,19 @@ pub(crate) fn distinct<T: Copy + Eq + std::hash::Hash>(values: &[T]) -> Vec<T> {
     let mut seen = std::collections::HashSet::with_capacity(values.len());
     values.iter().copied().filter(|v| seen.insert(*v)).collect()
 }
+
+/// Per-birth-date tallies of a unit's residents born in a range (`{column}` = $1, dob between $2
+/// and $3): everyone, then those who reached each level by $4 ([`crate::coverage::BornOn`]).
+pub(crate) const COVERAGE_BORN_ON: &str = "SELECT dob, count(*), \
+     count(CASE WHEN first_dose <= $4 THEN 1 END), \
+     count(CASE WHEN primary_complete <= $4 THEN 1 END), \
+     count(CASE WHEN booster1 <= $4 THEN 1 END), count(CASE WHEN booster2 <= $4 THEN 1 END) \
+     FROM person_coverage WHERE {column} = $1 AND dob BETWEEN $2 AND $3 GROUP BY dob";
+
+/// Per-birth-month tallies of a unit's residents (`{column}` = $1) who reached a level after $2
+/// ([`crate::coverage::ReachedAfter`]); `{month}` is the backend's `YYYY-MM` of `dob`.
+pub(crate) const COVERAGE_REACHED_AFTER: &str = "SELECT {month}, \
+     count(CASE WHEN dob > $2 THEN 1 END), count(CASE WHEN first_dose > $2 THEN 1 END), \
+     count(CASE WHEN primary_complete > $2 THEN 1 END), \
+     count(CASE WHEN booster1 > $2 THEN 1 END), count(CASE WHEN booster2 > $2 THEN 1 END) \
+     FROM person_coverage WHERE last_change > $2 AND {column} = $1 GROUP BY 1";

@@ -1,5 +1,6 @@
 //! SQLite backend: the embedded default database (one file, WAL journal).
 
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,10 +22,10 @@ use crate::coverage::{
 };
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
-    LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, SourceRecord,
-    SourceRecordQuery, check_decisions, last_decision_per_record, merge_already_undone,
-    merge_not_found, merge_person_already_merged, merge_person_missing, merge_same_person,
-    parse_json, person_not_linkable, record_not_found,
+    DecidedInsertPlan, LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge,
+    SourceRecord, SourceRecordQuery, check_decisions, last_decision_per_record,
+    merge_already_undone, merge_not_found, merge_person_already_merged, merge_person_missing,
+    merge_same_person, parse_json, person_not_linkable, record_not_found,
 };
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
@@ -526,19 +527,53 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn insert_source_records(&self, records: &[NewSourceRecord]) -> Result<Vec<Uuid>> {
+    async fn insert_decided_records(
+        &self,
+        records: &[NewSourceRecord],
+        decisions: &[LinkDecision],
+        audit: Option<&NewAuditEntry>,
+    ) -> Result<Vec<Uuid>> {
+        let plan = DecidedInsertPlan::new(records, decisions)?;
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let now = micros(Utc::now());
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
-        let mut inserted = std::collections::HashSet::new();
+        let mut tx = self.begin_audited().await?;
+        let mut merged_into = HashMap::new();
+        let mut communes = HashMap::new();
+        for chunk in plan.persons().chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT id, merged_into, commune_code FROM persons WHERE 1=1",
+            );
+            let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            push_in(&mut qb, "id", &chunk);
+            let rows: Vec<(String, Option<String>, String)> = qb
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            for (id, into, commune) in rows {
+                let id = parse_uuid(&id)?;
+                merged_into.insert(id, into.as_deref().map(parse_uuid).transpose()?);
+                communes.insert(id, commune);
+            }
+        }
+        plan.check_persons(&merged_into)?;
+        let mut inserted = HashSet::new();
+        // 19 values a row: 1,000 rows stay under SQLite's 32,766 variables.
         for chunk in records.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO source_records (id, kind, source, external_id, full_name, dob, sex, \
-                 national_id, commune_code, phone, payload, batch_id, created_at) ",
+                 national_id, commune_code, phone, payload, batch_id, created_at, status, \
+                 person_id, probability, decided_by, decided_at, scope_commune) ",
             );
             qb.push_values(chunk, |mut b, r| {
+                let d = plan.decisions.get(&r.id);
+                let scope = plan
+                    .scope_person
+                    .get(&r.id)
+                    .and_then(|p| communes.get(p))
+                    .cloned();
                 b.push_bind(r.id.to_string())
                     .push_bind(r.kind.as_str())
                     .push_bind(&r.source)
@@ -551,7 +586,13 @@ impl Store for SqliteStore {
                     .push_bind(&r.phone)
                     .push_bind(r.payload.to_string())
                     .push_bind(r.batch_id.to_string())
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(d.map_or(LinkStatus::Unlinked, |d| d.status).as_str())
+                    .push_bind(d.and_then(|d| d.person_id).map(|p| p.to_string()))
+                    .push_bind(d.and_then(|d| d.probability))
+                    .push_bind(d.map(|d| d.decided_by.clone()))
+                    .push_bind(d.map(|_| now))
+                    .push_bind(scope);
             });
             qb.push(" ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id");
             let ids: Vec<String> = qb
@@ -562,6 +603,33 @@ impl Store for SqliteStore {
             for id in ids {
                 inserted.insert(parse_uuid(&id)?);
             }
+        }
+        let kept: Vec<&LinkDecision> = plan
+            .decisions
+            .values()
+            .copied()
+            .filter(|d| inserted.contains(&d.record_id))
+            .collect();
+        let candidates: Vec<&LinkCandidate> = kept
+            .iter()
+            .flat_map(|d| d.candidates.iter().flatten())
+            .collect();
+        for chunk in candidates.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO link_candidates (record_id, person_id, probability, explanation) ",
+            );
+            qb.push_values(chunk, |mut b, c| {
+                b.push_bind(c.record_id.to_string())
+                    .push_bind(c.person_id.to_string())
+                    .push_bind(c.probability)
+                    .push_bind(c.explanation.to_string());
+            });
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        let coverage_persons: Vec<Uuid> = kept.iter().filter_map(|d| d.person_id).collect();
+        sqlite_coverage::refresh(&mut tx, &coverage_persons).await?;
+        if let Some(audit) = audit {
+            append_in_tx(&mut tx, audit).await?;
         }
         tx.commit().await.map_err(from_sqlx)?;
         Ok(records
@@ -587,19 +655,29 @@ impl Store for SqliteStore {
                 .filter_map(|d| d.person_id)
                 .collect::<Vec<_>>(),
         );
+        let mut found = HashMap::with_capacity(persons.len());
+        for chunk in persons.chunks(INSERT_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT id, merged_into FROM persons WHERE 1=1");
+            let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            push_in(&mut qb, "id", &chunk);
+            let rows: Vec<(String, Option<String>)> = qb
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            for (id, into) in rows {
+                found.insert(
+                    parse_uuid(&id)?,
+                    into.as_deref().map(parse_uuid).transpose()?,
+                );
+            }
+        }
         for p in persons {
-            let row: Option<(Option<String>,)> =
-                sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")
-                    .bind(p.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
-            match row {
+            match found.get(&p) {
                 None => return Err(person_not_linkable(p, None)),
-                Some((Some(into),)) => {
-                    return Err(person_not_linkable(p, Some(parse_uuid(&into)?)));
-                }
-                Some((None,)) => {}
+                Some(Some(into)) => return Err(person_not_linkable(p, Some(*into))),
+                Some(None) => {}
             }
         }
         // Persons whose doses change: the records' current persons and their new ones.
@@ -1409,14 +1487,23 @@ impl Store for SqliteStore {
         sqlite_coverage::counters(&mut conn, unit).await
     }
 
-    async fn coverage_rows(
+    async fn coverage_born_on(
         &self,
         unit: &CoverageUnit,
         born: &[(NaiveDate, NaiveDate)],
-        changed_after: Option<NaiveDate>,
-    ) -> Result<Vec<PersonCoverage>> {
+        as_of: NaiveDate,
+    ) -> Result<Vec<crate::coverage::BornOn>> {
         let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
-        sqlite_coverage::rows(&mut conn, unit, born, changed_after).await
+        sqlite_coverage::born_on(&mut conn, unit, born, as_of).await
+    }
+
+    async fn coverage_reached_after(
+        &self,
+        unit: &CoverageUnit,
+        as_of: NaiveDate,
+    ) -> Result<Vec<crate::coverage::ReachedAfter>> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        sqlite_coverage::reached_after(&mut conn, unit, as_of).await
     }
 
     async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>> {

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::Result;
 use crate::coverage::{
-    CounterKey, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason, Level,
-    PersonCoverage, PersonFacts, counter_deltas, rows_for,
+    BornOn, CounterKey, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason,
+    Level, PersonCoverage, PersonFacts, ReachedAfter, counter_deltas, row_changes, rows_for,
 };
 use crate::error::from_sqlx;
 use crate::sql::push_in;
@@ -112,6 +112,32 @@ async fn insert_rows(conn: &mut SqliteConnection, rows: &[PersonCoverage]) -> Re
     Ok(())
 }
 
+/// Writes the dose-derived columns of rows whose units and birth date are unchanged.
+async fn update_dose_columns(conn: &mut SqliteConnection, rows: &[PersonCoverage]) -> Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE person_coverage AS c SET first_dose = t.column2, \
+             primary_complete = t.column3, booster1 = t.column4, booster2 = t.column5, \
+             doses = t.column6, next_kind = t.column7, next_due = t.column8, \
+             last_change = t.column9 FROM (",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.person_id.to_string())
+                .push_bind(r.first_dose)
+                .push_bind(r.primary_complete)
+                .push_bind(r.booster1)
+                .push_bind(r.booster2)
+                .push_bind(i64::from(r.doses))
+                .push_bind(&r.next_kind)
+                .push_bind(r.next_due)
+                .push_bind(r.last_change);
+        });
+        qb.push(") AS t WHERE c.person_id = t.column1");
+        qb.build().execute(&mut *conn).await.map_err(from_sqlx)?;
+    }
+    Ok(())
+}
+
 async fn apply_deltas(conn: &mut SqliteConnection, deltas: &[(CounterKey, i64)]) -> Result<()> {
     for chunk in deltas.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -158,10 +184,15 @@ pub(crate) async fn refresh(conn: &mut SqliteConnection, persons: &[Uuid]) -> Re
         for (k, n) in counter_deltas(&old, &new) {
             *all_deltas.entry(k).or_insert(0) += n;
         }
-        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM person_coverage WHERE 1=1");
-        push_in(&mut qb, "person_id", chunk);
-        qb.build().execute(&mut *conn).await.map_err(from_sqlx)?;
-        insert_rows(conn, &new).await?;
+        let changes = row_changes(&old, new);
+        if !changes.delete.is_empty() {
+            let gone: Vec<String> = changes.delete.iter().map(Uuid::to_string).collect();
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM person_coverage WHERE 1=1");
+            push_in(&mut qb, "person_id", &gone);
+            qb.build().execute(&mut *conn).await.map_err(from_sqlx)?;
+        }
+        insert_rows(conn, &changes.insert).await?;
+        update_dose_columns(conn, &changes.update_doses).await?;
     }
     let mut deltas: Vec<(CounterKey, i64)> =
         all_deltas.into_iter().filter(|(_, n)| *n != 0).collect();
@@ -196,62 +227,65 @@ pub(crate) async fn counters(
     Ok(out)
 }
 
-/// Rows of a unit born in one of the date ranges, or (with `changed_after`) that reached a level
-/// after the date.
-pub(crate) async fn rows(
+pub(crate) async fn born_on(
     conn: &mut SqliteConnection,
     unit: &CoverageUnit,
     born: &[(NaiveDate, NaiveDate)],
-    changed_after: Option<NaiveDate>,
-) -> Result<Vec<PersonCoverage>> {
-    let column = unit.person_column();
+    as_of: NaiveDate,
+) -> Result<Vec<BornOn>> {
+    let sql = crate::sql::COVERAGE_BORN_ON.replace("{column}", unit.person_column());
     let mut out = Vec::new();
     for (from, to) in born {
-        let rows = sqlx::query(&format!(
-            "SELECT {ROW_COLUMNS} FROM person_coverage \
-             WHERE {column} = $1 AND dob BETWEEN $2 AND $3"
-        ))
-        .bind(&unit.code)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(from_sqlx)?;
-        for r in &rows {
-            out.push(row_from(r)?);
-        }
-    }
-    // Nobody changed after the date (today, usually): say so from the `last_change` index
-    // instead of letting SQLite walk the whole unit by its (code, dob) index.
-    let nobody_changed = match changed_after {
-        Some(after) => {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM (SELECT 1 FROM person_coverage \
-             INDEXED BY person_coverage_changed WHERE last_change > $1 LIMIT 1)",
-            )
-            .bind(after)
-            .fetch_one(&mut *conn)
+        let rows: Vec<(NaiveDate, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(&unit.code)
+            .bind(from)
+            .bind(to)
+            .bind(as_of)
+            .fetch_all(&mut *conn)
             .await
-            .map_err(from_sqlx)?
-                == 0
-        }
-        None => true,
-    };
-    if let (Some(after), false) = (changed_after, nobody_changed) {
-        let rows = sqlx::query(&format!(
-            "SELECT {ROW_COLUMNS} FROM person_coverage \
-             WHERE last_change > $2 AND {column} = $1"
-        ))
-        .bind(&unit.code)
-        .bind(after)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(from_sqlx)?;
-        for r in &rows {
-            out.push(row_from(r)?);
-        }
+            .map_err(from_sqlx)?;
+        out.extend(rows.into_iter().map(|(dob, a, b, c, d, e)| BornOn {
+            dob,
+            reached: [a, b, c, d, e],
+        }));
     }
     Ok(out)
+}
+
+pub(crate) async fn reached_after(
+    conn: &mut SqliteConnection,
+    unit: &CoverageUnit,
+    as_of: NaiveDate,
+) -> Result<Vec<ReachedAfter>> {
+    // Nobody changed after the date (today, usually): say so from the `last_change` index
+    // instead of letting SQLite walk the whole unit by its (code, dob) index.
+    let anyone: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM person_coverage \
+         INDEXED BY person_coverage_changed WHERE last_change > $1 LIMIT 1)",
+    )
+    .bind(as_of)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    if anyone == 0 {
+        return Ok(Vec::new());
+    }
+    let sql = crate::sql::COVERAGE_REACHED_AFTER
+        .replace("{column}", unit.person_column())
+        .replace("{month}", "substr(dob, 1, 7)");
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(&unit.code)
+        .bind(as_of)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(rows
+        .into_iter()
+        .map(|(birth_month, a, b, c, d, e)| ReachedAfter {
+            birth_month,
+            reached: [a, b, c, d, e],
+        })
+        .collect())
 }
 
 /// Every stored row and counter, and the rows recomputed from persons and dose records.

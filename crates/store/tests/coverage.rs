@@ -184,14 +184,23 @@ async fn run(db: &TestDb) {
     let history = demo::vaccination::vaccination_history(&pop.persons, all, 11, d(2023, 12, 31));
     assert!(history.doses.len() > 500, "{} doses", history.doses.len());
     let records: Vec<NewSourceRecord> = history.doses.iter().map(dose_record).collect();
-    let inserted = s.insert_source_records(&records).await.unwrap();
-    assert_eq!(inserted.len(), records.len());
     let decisions: Vec<LinkDecision> = records
         .iter()
         .zip(&history.doses)
         .map(|(r, dose)| linked(r.id, dose.person_id))
         .collect();
-    s.apply_link_decisions(&decisions, None).await.unwrap();
+    // Half stored then decided, half stored with their decisions: both keep the counters.
+    let half = records.len() / 2;
+    let inserted = s.insert_source_records(&records[..half]).await.unwrap();
+    assert_eq!(inserted.len(), half);
+    s.apply_link_decisions(&decisions[..half], None)
+        .await
+        .unwrap();
+    let inserted = s
+        .insert_decided_records(&records[half..], &decisions[half..], None)
+        .await
+        .unwrap();
+    assert_eq!(inserted.len(), records.len() - half);
     let mut t = Truth {
         persons: pop.persons.iter().map(|p| (p.id, p.clone())).collect(),
         doses: records

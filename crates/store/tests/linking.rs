@@ -213,6 +213,118 @@ async fn source_records_insert_idempotently() {
 }
 
 #[tokio::test]
+async fn records_are_stored_with_their_decisions_in_one_go() {
+    let (c1, _) = communes();
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let backend = s.backend();
+        let p = seed_persons(s.as_ref()).await;
+        let r_linked = record(Uuid::now_v7(), RecordKind::Dose, "G-1", &c1);
+        // Typed without a commune: listed under its best candidate's commune.
+        let r_review = record(Uuid::now_v7(), RecordKind::Dose, "G-2", "");
+        let r_pending = record(Uuid::now_v7(), RecordKind::Test, "G-3", &c1);
+        let decisions = vec![
+            LinkDecision {
+                candidates: Some(vec![candidate(r_linked.id, p[0].id, 0.995)]),
+                ..linked(r_linked.id, p[0].id, "auto")
+            },
+            LinkDecision {
+                record_id: r_review.id,
+                status: LinkStatus::Review,
+                person_id: None,
+                probability: Some(0.4),
+                decided_by: "auto".into(),
+                candidates: Some(vec![
+                    candidate(r_review.id, p[1].id, 0.4),
+                    candidate(r_review.id, p[2].id, 0.1),
+                ]),
+            },
+        ];
+        let batch = [r_linked.clone(), r_review.clone(), r_pending.clone()];
+        let before = Utc::now() - chrono::Duration::seconds(1);
+        let inserted = s
+            .insert_decided_records(&batch, &decisions, Some(&audit("records.import")))
+            .await
+            .unwrap();
+        assert_eq!(
+            inserted,
+            [r_linked.id, r_review.id, r_pending.id],
+            "{backend:?}"
+        );
+        let (got, cands) = s.get_source_record(r_linked.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                got.status,
+                got.person_id,
+                got.probability,
+                got.decided_by.as_deref()
+            ),
+            (LinkStatus::Linked, Some(p[0].id), Some(0.98), Some("auto"))
+        );
+        assert!(got.decided_at.unwrap() >= before);
+        assert_eq!(got.record, r_linked);
+        assert_eq!(cands, vec![candidate(r_linked.id, p[0].id, 0.995)]);
+        let (got, cands) = s.get_source_record(r_review.id).await.unwrap().unwrap();
+        assert_eq!((got.status, got.person_id), (LinkStatus::Review, None));
+        assert_eq!(
+            got.scope_commune.as_deref(),
+            Some(p[1].commune_code.as_str())
+        );
+        assert_eq!(cands.len(), 2);
+        let (got, cands) = s.get_source_record(r_pending.id).await.unwrap().unwrap();
+        assert_eq!(
+            (got.status, got.decided_at, cands.len()),
+            (LinkStatus::Unlinked, None, 0)
+        );
+        let (entries, _) = s.audit_chain().await.unwrap();
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| e.entry.action == "records.import")
+                .count(),
+            1
+        );
+
+        // Again, with other decisions: nothing inserted, the stored decisions stay.
+        let other = vec![LinkDecision {
+            record_id: r_linked.id,
+            ..linked(r_linked.id, p[2].id, "clerk")
+        }];
+        let again = s
+            .insert_decided_records(&batch, &other, None)
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        let (got, _) = s.get_source_record(r_linked.id).await.unwrap().unwrap();
+        assert_eq!(got.person_id, Some(p[0].id));
+
+        // A bad batch writes nothing: a merged or unknown person, a decision about a record
+        // not in the batch.
+        let fresh = record(Uuid::now_v7(), RecordKind::Dose, "G-4", &c1);
+        let err = s
+            .insert_decided_records(
+                std::slice::from_ref(&fresh),
+                &[linked(fresh.id, Uuid::now_v7(), "auto")],
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput, "{backend:?}");
+        let err = s
+            .insert_decided_records(
+                std::slice::from_ref(&fresh),
+                &[linked(Uuid::now_v7(), p[0].id, "auto")],
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound, "{backend:?}");
+        assert!(s.get_source_record(fresh.id).await.unwrap().is_none());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn decisions_candidates_and_the_review_queue() {
     let (c1, c2) = communes();
     for db in TestDb::all().await {
