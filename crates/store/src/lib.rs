@@ -8,6 +8,7 @@
 //! domain types; SQL never leaks out of this crate. The contract test suite in `tests/contract.rs`
 //! runs against both backends.
 
+pub mod certificates;
 pub mod coverage;
 pub mod error;
 pub mod linking_model;
@@ -30,6 +31,9 @@ use domain::population::Denominator;
 use domain::{Error, ErrorCode};
 use uuid::Uuid;
 
+pub use certificates::{
+    CertificateStatus, Revocation, SigningKey, SigningRole, TrustedSigner, VaccinationCertificate,
+};
 pub use coverage::{
     CoverageReport, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason,
     Level, PersonCoverage, RebuildReport, VaccinationSite, VaccineLot,
@@ -268,6 +272,55 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records why a person has not been vaccinated (replacing an earlier reason), audited.
     async fn set_follow_up_note(&self, note: &FollowUpNote, audit: &NewAuditEntry) -> Result<()>;
+
+    // ---- vaccination certificates ---------------------------------------------------------
+
+    /// Adds a key to the signing hierarchy with its audit entry, in one transaction: the current
+    /// key of the same role is retired (rotation: certificates it signed stay valid) and a
+    /// document signer's certificate joins the trust list as `own`. Fails with
+    /// [`ErrorCode::Conflict`] for a kid already stored.
+    async fn add_signing_key(&self, key: &SigningKey, audit: &NewAuditEntry) -> Result<()>;
+
+    /// Every key of the hierarchy, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+
+    /// Every trusted signer certificate, by kid.
+    async fn trust_list(&self) -> Result<Vec<TrustedSigner>>;
+
+    /// Adds signer certificates to the trust list (ones already there are skipped); returns how
+    /// many were added.
+    async fn add_trusted_signers(&self, signers: &[TrustedSigner]) -> Result<u64>;
+
+    /// Inserts or updates a certificate (by id) with its audit entry. Saving one as `issued`
+    /// supersedes the person's other issued certificates in the same transaction.
+    async fn save_certificate(
+        &self,
+        certificate: &VaccinationCertificate,
+        audit: &NewAuditEntry,
+    ) -> Result<()>;
+
+    /// A certificate by id.
+    async fn certificate(&self, id: Uuid) -> Result<Option<VaccinationCertificate>>;
+
+    /// A person's certificates, newest first.
+    async fn certificates_of_person(&self, person: Uuid) -> Result<Vec<VaccinationCertificate>>;
+
+    /// Certificates in a status (the approval queues), oldest first, at most `limit`.
+    async fn certificates_in_status(
+        &self,
+        status: CertificateStatus,
+        limit: u32,
+    ) -> Result<Vec<VaccinationCertificate>>;
+
+    /// Revokes a certificate id with its audit entry; false if it was revoked already.
+    async fn revoke_certificate(
+        &self,
+        revocation: &Revocation,
+        audit: &NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// Every revocation.
+    async fn revocations(&self) -> Result<Vec<Revocation>>;
 
     // ---- identity -------------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ use chrono::{DateTime, Utc};
 use domain::audit::{AuditEntry, NewAuditEntry};
 use domain::auth::User;
 
+use crate::certificates::{
+    CertificateStatus, Revocation, SigningKey, SigningRole, TrustedSigner, VaccinationCertificate,
+};
 use crate::coverage::{
     CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, Level, PersonCoverage,
     RebuildReport, VaccinationSite, VaccineLot,
@@ -1482,6 +1485,253 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn add_signing_key(&self, key: &SigningKey, audit: &NewAuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        sqlx::query(
+            "UPDATE cert_signing_keys SET retired_at = $1 WHERE role = $2 AND retired_at IS NULL",
+        )
+        .bind(key.created_at)
+        .bind(key.role.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO cert_signing_keys (kid, role, certificate, private_key, issuer_kid, \
+             not_before, not_after, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&key.kid)
+        .bind(key.role.as_str())
+        .bind(&key.certificate)
+        .bind(&key.sealed_private_key)
+        .bind(&key.issuer_kid)
+        .bind(key.not_before)
+        .bind(key.not_after)
+        .bind(key.created_at)
+        .bind(key.retired_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        if key.role == SigningRole::Dsc {
+            sqlx::query(
+                "INSERT INTO cert_trust_list (kid, country, certificate, source, added_at) \
+                 VALUES ($1, 'VN', $2, 'own', $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(&key.kid)
+            .bind(&key.certificate)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        let rows = sqlx::query(
+            "SELECT kid, role, certificate, private_key, issuer_kid, not_before, not_after, \
+             created_at, retired_at FROM cert_signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role").map_err(from_sqlx)?;
+                Ok(SigningKey {
+                    kid: r.try_get("kid").map_err(from_sqlx)?,
+                    role: SigningRole::parse(&role)?,
+                    certificate: r.try_get("certificate").map_err(from_sqlx)?,
+                    sealed_private_key: r.try_get("private_key").map_err(from_sqlx)?,
+                    issuer_kid: r.try_get("issuer_kid").map_err(from_sqlx)?,
+                    not_before: r.try_get("not_before").map_err(from_sqlx)?,
+                    not_after: r.try_get("not_after").map_err(from_sqlx)?,
+                    created_at: r.try_get("created_at").map_err(from_sqlx)?,
+                    retired_at: r.try_get("retired_at").map_err(from_sqlx)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn trust_list(&self) -> Result<Vec<TrustedSigner>> {
+        let rows: Vec<(String, String, Vec<u8>, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT kid, country, certificate, source, added_at FROM cert_trust_list \
+             ORDER BY kid, added_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kid, country, certificate, source, added_at)| TrustedSigner {
+                    kid,
+                    country,
+                    certificate,
+                    source,
+                    added_at,
+                },
+            )
+            .collect())
+    }
+
+    async fn add_trusted_signers(&self, signers: &[TrustedSigner]) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let mut added = 0;
+        for s in signers {
+            added += sqlx::query(
+                "INSERT INTO cert_trust_list (kid, country, certificate, source, added_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(&s.kid)
+            .bind(&s.country)
+            .bind(&s.certificate)
+            .bind(&s.source)
+            .bind(s.added_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(added)
+    }
+
+    async fn save_certificate(
+        &self,
+        c: &VaccinationCertificate,
+        audit: &NewAuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        if c.status == CertificateStatus::Issued {
+            sqlx::query(
+                "UPDATE vaccination_certificates SET status = 'superseded' \
+                 WHERE person_id = $1 AND status = 'issued' AND id <> $2",
+            )
+            .bind(c.person_id.to_string())
+            .bind(c.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        }
+        sqlx::query(
+            "INSERT INTO vaccination_certificates (province_code, id, uvci, person_id, status, \
+             payload, hc1, kid, issued_at, expires_at, requested_by, approved_by, approved_at, \
+             signed_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, payload = excluded.payload, \
+             hc1 = excluded.hc1, kid = excluded.kid, issued_at = excluded.issued_at, \
+             expires_at = excluded.expires_at, approved_by = excluded.approved_by, \
+             approved_at = excluded.approved_at, signed_by = excluded.signed_by",
+        )
+        .bind(&c.province_code)
+        .bind(c.id.to_string())
+        .bind(&c.uvci)
+        .bind(c.person_id.to_string())
+        .bind(c.status.as_str())
+        .bind(c.payload.to_string())
+        .bind(&c.hc1)
+        .bind(&c.kid)
+        .bind(c.issued_at)
+        .bind(c.expires_at)
+        .bind(&c.requested_by)
+        .bind(&c.approved_by)
+        .bind(c.approved_at)
+        .bind(&c.signed_by)
+        .bind(c.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn certificate(&self, id: Uuid) -> Result<Option<VaccinationCertificate>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CERTIFICATE_COLUMNS} FROM vaccination_certificates WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        row.as_ref().map(certificate_from_row).transpose()
+    }
+
+    async fn certificates_of_person(&self, person: Uuid) -> Result<Vec<VaccinationCertificate>> {
+        sqlx::query(&format!(
+            "SELECT {CERTIFICATE_COLUMNS} FROM vaccination_certificates WHERE person_id = $1 \
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(person.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        .iter()
+        .map(certificate_from_row)
+        .collect()
+    }
+
+    async fn certificates_in_status(
+        &self,
+        status: CertificateStatus,
+        limit: u32,
+    ) -> Result<Vec<VaccinationCertificate>> {
+        sqlx::query(&format!(
+            "SELECT {CERTIFICATE_COLUMNS} FROM vaccination_certificates WHERE status = $1 \
+             ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(status.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        .iter()
+        .map(certificate_from_row)
+        .collect()
+    }
+
+    async fn revoke_certificate(&self, r: &Revocation, audit: &NewAuditEntry) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let added = sqlx::query(
+            "INSERT INTO cert_revocations (uvci, reason, revoked_by, revoked_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (uvci) DO NOTHING",
+        )
+        .bind(&r.uvci)
+        .bind(&r.reason)
+        .bind(&r.revoked_by)
+        .bind(r.revoked_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?
+        .rows_affected();
+        if added > 0 {
+            append_in_tx(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(added > 0)
+    }
+
+    async fn revocations(&self) -> Result<Vec<Revocation>> {
+        let rows: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT uvci, reason, revoked_by, revoked_at FROM cert_revocations ORDER BY uvci",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(uvci, reason, revoked_by, revoked_at)| Revocation {
+                uvci,
+                reason,
+                revoked_by,
+                revoked_at,
+            })
+            .collect())
+    }
+
     async fn coverage_counters(&self, unit: &CoverageUnit) -> Result<Vec<(Level, String, i64)>> {
         let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
         sqlite_coverage::counters(&mut conn, unit).await
@@ -1644,6 +1894,33 @@ pub(crate) fn denominator_from_columns(
             .and_then(AgeBand::from_lower)
             .ok_or_else(domain::Error::internal)?,
         count: population.max(0) as u64,
+    })
+}
+
+const CERTIFICATE_COLUMNS: &str = "province_code, id, uvci, person_id, status, payload, hc1, kid, \
+     issued_at, expires_at, requested_by, approved_by, approved_at, signed_by, created_at";
+
+fn certificate_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<VaccinationCertificate> {
+    let id: String = r.try_get("id").map_err(from_sqlx)?;
+    let person: String = r.try_get("person_id").map_err(from_sqlx)?;
+    let status: String = r.try_get("status").map_err(from_sqlx)?;
+    let payload: String = r.try_get("payload").map_err(from_sqlx)?;
+    Ok(VaccinationCertificate {
+        id: parse_uuid(&id)?,
+        uvci: r.try_get("uvci").map_err(from_sqlx)?,
+        person_id: parse_uuid(&person)?,
+        province_code: r.try_get("province_code").map_err(from_sqlx)?,
+        status: CertificateStatus::parse(&status)?,
+        payload: serde_json::from_str(&payload).map_err(|_| domain::Error::internal())?,
+        hc1: r.try_get("hc1").map_err(from_sqlx)?,
+        kid: r.try_get("kid").map_err(from_sqlx)?,
+        issued_at: r.try_get("issued_at").map_err(from_sqlx)?,
+        expires_at: r.try_get("expires_at").map_err(from_sqlx)?,
+        requested_by: r.try_get("requested_by").map_err(from_sqlx)?,
+        approved_by: r.try_get("approved_by").map_err(from_sqlx)?,
+        approved_at: r.try_get("approved_at").map_err(from_sqlx)?,
+        signed_by: r.try_get("signed_by").map_err(from_sqlx)?,
+        created_at: r.try_get("created_at").map_err(from_sqlx)?,
     })
 }
 

@@ -225,15 +225,9 @@ async fn load_vaccination(
             ));
             owners.push(d.person_id);
         }
-        let inserted: std::collections::HashSet<uuid::Uuid> = store
-            .insert_source_records(&records)
-            .await?
-            .into_iter()
-            .collect();
         let decisions: Vec<store::LinkDecision> = records
             .iter()
             .zip(&owners)
-            .filter(|(r, _)| inserted.contains(&r.id))
             .map(|(r, p)| store::LinkDecision {
                 record_id: r.id,
                 status: store::LinkStatus::Linked,
@@ -243,8 +237,11 @@ async fn load_vaccination(
                 candidates: None,
             })
             .collect();
-        store.apply_link_decisions(&decisions, None).await?;
-        report.doses += decisions.len();
+        // Stored with their links in one write (a record already stored keeps its own).
+        let inserted = store
+            .insert_decided_records(&records, &decisions, None)
+            .await?;
+        report.doses += inserted.len();
     }
     let mut vaccinated: Vec<uuid::Uuid> = history.doses.iter().map(|d| d.person_id).collect();
     vaccinated.dedup();
