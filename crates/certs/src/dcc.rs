@@ -7,10 +7,15 @@
 //!
 //! [`validate`] checks a JSON value (usually a decoded payload) against the schema rules:
 //! exactly one of `v`/`t`/`r` with exactly one entry, required fields, types, the `ver` and
-//! `dob` patterns, `fnt`/`gnt` (`^[A-Z<]*$`, ≤ 80), `fn`/`gn`/`is`/`ci`/`nm`/`tc` ≤ 80, dose numbers
-//! `dn`/`sd` in 1..=9, full dates (`dt`, `fr`, `df`, `du`) and RFC 3339 date-times (`sc`), and the
-//! country pattern. Value-set membership (vaccine codes etc.) is not part of the schema and is
-//! not checked.
+//! `dob` patterns, at least one of `fnt`/`gnt`, `fnt`/`gnt` (`^[A-Z<]*$`, ≤ 80),
+//! `fn`/`gn`/`is`/`ci`/`nm`/`tc` ≤ 80, dose numbers `dn`/`sd` positive integers, full dates (`dt`,
+//! `fr`, `df`, `du`) and RFC 3339 date-times (`sc`, `format` is enforced), and the country
+//! pattern `[A-Z]{1,10}`. Value-set membership (vaccine codes etc.) is not part of the schema
+//! and is not checked.
+//!
+//! The rules are those of schema 1.3.0 as relaxed by 1.3.3 (the reference copy the project
+//! ships): 1.3.3 also accepts a name with only `gnt`. Neither version limits `dn`/`sd` to 9
+//! (versions 1.0.0–1.2.1 did); issuing code should still keep them in 1..=9.
 
 use chrono::{DateTime, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -50,9 +55,9 @@ pub struct Vaccination {
     pub mp: String,
     /// Marketing authorisation holder or manufacturer (value set `vaccine-mah-manf`).
     pub ma: String,
-    /// Dose number (1..=9).
+    /// Dose number (≥ 1).
     pub dn: u32,
-    /// Total doses in the series (1..=9).
+    /// Total doses in the series (≥ 1).
     pub sd: u32,
     /// Date of vaccination, `YYYY-MM-DD`.
     pub dt: String,
@@ -242,13 +247,13 @@ impl Checker {
     }
 
     fn max_len(&mut self, obj: &Value, path: &str, key: &str, max: usize) {
-        if let Some(s) = self.string(obj, path, key) {
-            if s.chars().count() > max {
-                self.fail(
-                    &format!("{path}/{key}"),
-                    format!("longer than {max} characters"),
-                );
-            }
+        if let Some(s) = self.string(obj, path, key)
+            && s.chars().count() > max
+        {
+            self.fail(
+                &format!("{path}/{key}"),
+                format!("longer than {max} characters"),
+            );
         }
     }
 
@@ -257,30 +262,30 @@ impl Checker {
     }
 
     fn full_date(&mut self, obj: &Value, path: &str, key: &str) {
-        if let Some(s) = self.string(obj, path, key) {
-            if !is_full_date(s) {
-                self.fail(&format!("{path}/{key}"), "must be a full date YYYY-MM-DD");
-            }
+        if let Some(s) = self.string(obj, path, key)
+            && !is_full_date(s)
+        {
+            self.fail(&format!("{path}/{key}"), "must be a full date YYYY-MM-DD");
         }
     }
 
     fn date_time(&mut self, obj: &Value, path: &str, key: &str) {
-        if let Some(s) = self.string(obj, path, key) {
-            if DateTime::parse_from_rfc3339(s).is_err() {
-                self.fail(&format!("{path}/{key}"), "must be an RFC 3339 date-time");
-            }
+        if let Some(s) = self.string(obj, path, key)
+            && DateTime::parse_from_rfc3339(s).is_err()
+        {
+            self.fail(&format!("{path}/{key}"), "must be an RFC 3339 date-time");
         }
     }
 
     fn country(&mut self, obj: &Value, path: &str, key: &str) {
         // Schema pattern "[A-Z]{1,10}" (unanchored, as JSON Schema patterns are).
-        if let Some(s) = self.string(obj, path, key) {
-            if !s.chars().any(|c| c.is_ascii_uppercase()) {
-                self.fail(
-                    &format!("{path}/{key}"),
-                    "must contain an upper-case country code",
-                );
-            }
+        if let Some(s) = self.string(obj, path, key)
+            && !s.chars().any(|c| c.is_ascii_uppercase())
+        {
+            self.fail(
+                &format!("{path}/{key}"),
+                "must contain an upper-case country code",
+            );
         }
     }
 
@@ -293,8 +298,8 @@ impl Checker {
             _ => None,
         };
         match n {
-            Some(1..=9) => {}
-            Some(_) => self.fail(&format!("{path}/{key}"), "must be between 1 and 9"),
+            Some(n) if n >= 1 => {}
+            Some(_) => self.fail(&format!("{path}/{key}"), "must be a positive integer"),
             None => self.fail(&format!("{path}/{key}"), "must be an integer"),
         }
     }
@@ -310,13 +315,13 @@ impl Checker {
         self.max_len(nam, "/nam", "fn", 80);
         self.max_len(nam, "/nam", "gn", 80);
         for key in ["fnt", "gnt"] {
-            if let Some(s) = self.string(nam, "/nam", key) {
-                if !is_standardised_name(s) {
-                    self.fail(
-                        &format!("/nam/{key}"),
-                        "must match ^[A-Z<]*$ and be at most 80 characters",
-                    );
-                }
+            if let Some(s) = self.string(nam, "/nam", key)
+                && !is_standardised_name(s)
+            {
+                self.fail(
+                    &format!("/nam/{key}"),
+                    "must match ^[A-Z<]*$ and be at most 80 characters",
+                );
             }
         }
     }
@@ -437,21 +442,21 @@ pub fn validate(dcc: &Value) -> Vec<SchemaViolation> {
         return c.errors;
     }
     c.required(dcc, "", &["ver", "nam", "dob"]);
-    if let Some(ver) = c.string(dcc, "", "ver") {
-        if !is_valid_ver(ver) {
-            c.fail("/ver", "must look like 1.3.0");
-        }
+    if let Some(ver) = c.string(dcc, "", "ver")
+        && !is_valid_ver(ver)
+    {
+        c.fail("/ver", "must look like 1.3.0");
     }
     if let Some(nam) = dcc.get("nam") {
         c.name(nam);
     }
-    if let Some(dob) = c.string(dcc, "", "dob") {
-        if !is_valid_dob(dob) {
-            c.fail(
-                "/dob",
-                "must be YYYY-MM-DD, YYYY-MM, YYYY (1900-2099) or empty",
-            );
-        }
+    if let Some(dob) = c.string(dcc, "", "dob")
+        && !is_valid_dob(dob)
+    {
+        c.fail(
+            "/dob",
+            "must be YYYY-MM-DD, YYYY-MM, YYYY (1900-2099) or empty",
+        );
     }
     let groups = certificate_types(dcc);
     if groups.len() != 1 {
@@ -520,7 +525,7 @@ mod tests {
         let mut v = sample();
         v["nam"]["fnt"] = json!("Nguyen");
         v["v"][0]["dn"] = json!(0);
-        v["v"][0]["sd"] = json!(10);
+        v["v"][0]["sd"] = json!(-1);
         v["v"][0]["dt"] = json!("2021-02-30");
         v["v"][0]["ci"] = json!("x".repeat(81));
         v["dob"] = json!("1815-08-24");

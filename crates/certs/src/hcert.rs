@@ -202,12 +202,11 @@ pub fn base45_decode(text: &str) -> Result<Vec<u8>> {
         if let (Some(a), Some(b)) = (
             base45::alphabet::decode(tail[0]),
             base45::alphabet::decode(tail[1]),
-        ) {
-            if u32::from(a) + u32::from(b) * 45 > 255 {
-                return Err(Error::BadBase45(
-                    "final pair encodes a value above 255".into(),
-                ));
-            }
+        ) && u32::from(a) + u32::from(b) * 45 > 255
+        {
+            return Err(Error::BadBase45(
+                "final pair encodes a value above 255".into(),
+            ));
         }
     }
     base45::decode(text).map_err(|e| Error::BadBase45(e.to_string()))
@@ -498,11 +497,8 @@ fn verify_signature(
         (alg, key) => Err((
             "unsupported_algorithm",
             format!(
-                "algorithm {alg:?} cannot be verified with a {} key",
-                match key {
-                    PublicKey::P256(_) => "P-256",
-                    PublicKey::Rsa(_) => "RSA",
-                }
+                "algorithm {alg:?} cannot be verified with a {} key (HCERT allows ES256 with P-256 and PS256 with RSA)",
+                key.describe()
             ),
         )),
     }
@@ -560,14 +556,14 @@ pub fn verify(decoded: &Decoded, certificate: &DscCertificate, at: DateTime<Utc>
         Some(_) => {}
         None => v.fail("missing_exp", "the CWT has no expiry claim"),
     }
-    if let Some(iat) = decoded.issued_at {
-        if at < iat {
-            v.not_yet_valid = true;
-            v.fail(
-                "not_yet_valid",
-                format!("issued at {iat}, after the verification time"),
-            );
-        }
+    if let Some(iat) = decoded.issued_at
+        && at < iat
+    {
+        v.not_yet_valid = true;
+        v.fail(
+            "not_yet_valid",
+            format!("issued at {iat}, after the verification time"),
+        );
     }
 
     // Extended key usage of the DSC.

@@ -18,12 +18,12 @@ use rsa::RsaPublicKey;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
-use x509_cert::der::oid::AssociatedOid;
+use x509_cert::der::oid::{AssociatedOid, ObjectIdentifier};
 use x509_cert::der::{Decode, DecodePem, Encode, EncodePem};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::{DecodePublicKey, SubjectPublicKeyInfoOwned};
+use x509_cert::spki::{DecodePublicKey, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use x509_cert::time::{Time, Validity};
 
 use crate::dcc::CertificateType;
@@ -75,26 +75,68 @@ pub fn kid_for_certificate(der: &[u8]) -> [u8; KID_LEN] {
     kid
 }
 
-/// A public key that can verify HCERT signatures.
+/// The public key of a document-signer certificate.
 #[derive(Debug, Clone)]
 pub enum PublicKey {
     /// NIST P-256 key (ES256).
     P256(VerifyingKey),
     /// RSA key (PS256).
     Rsa(RsaPublicKey),
+    /// A key HCERT does not allow (e.g. P-384); signatures made with it never verify.
+    Unsupported {
+        /// Description of the key algorithm, e.g. `EC P-384`.
+        algorithm: String,
+    },
+}
+
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+fn curve_name(oid: &ObjectIdentifier) -> String {
+    match oid.to_string().as_str() {
+        "1.2.840.10045.3.1.7" => "P-256".to_string(),
+        "1.3.132.0.34" => "P-384".to_string(),
+        "1.3.132.0.35" => "P-521".to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl PublicKey {
-    /// Parse a DER `SubjectPublicKeyInfo` (P-256 or RSA).
+    /// Parse a DER `SubjectPublicKeyInfo`. P-256 and RSA keys are usable; other well-formed
+    /// keys give [`PublicKey::Unsupported`].
     pub fn from_spki_der(der: &[u8]) -> Result<Self> {
-        if let Ok(k) = VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::P256(k));
+        let spki = SubjectPublicKeyInfoRef::from_der(der)
+            .map_err(|e| Error::BadCertificate(format!("public key info: {e}")))?;
+        match spki.algorithm.oid {
+            OID_EC_PUBLIC_KEY => match VerifyingKey::from_public_key_der(der) {
+                Ok(k) => Ok(PublicKey::P256(k)),
+                Err(_) => {
+                    let curve = spki
+                        .algorithm
+                        .parameters
+                        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+                        .map_or_else(|| "unknown curve".to_string(), |o| curve_name(&o));
+                    Ok(PublicKey::Unsupported {
+                        algorithm: format!("EC {curve}"),
+                    })
+                }
+            },
+            OID_RSA_ENCRYPTION => RsaPublicKey::from_public_key_der(der)
+                .map(PublicKey::Rsa)
+                .map_err(|e| Error::BadCertificate(format!("RSA public key: {e}"))),
+            other => Ok(PublicKey::Unsupported {
+                algorithm: other.to_string(),
+            }),
         }
-        RsaPublicKey::from_public_key_der(der)
-            .map(PublicKey::Rsa)
-            .map_err(|e| {
-                Error::BadCertificate(format!("unsupported public key (not P-256 or RSA): {e}"))
-            })
+    }
+
+    /// Short name of the key type: `P-256`, `RSA` or the unsupported algorithm.
+    pub fn describe(&self) -> String {
+        match self {
+            PublicKey::P256(_) => "P-256".to_string(),
+            PublicKey::Rsa(_) => "RSA".to_string(),
+            PublicKey::Unsupported { algorithm } => algorithm.clone(),
+        }
     }
 }
 

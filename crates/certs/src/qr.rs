@@ -99,13 +99,25 @@ mod tests {
         assert_eq!(read_qr_image(&png).unwrap(), TEXT);
     }
 
+    /// Smallest version holding `text` in byte mode at level Q.
+    fn byte_mode_version(text: &str) -> i16 {
+        (1..=40)
+            .find(|v| {
+                let mut bits = Bits::new(Version::Normal(*v));
+                bits.push_byte_data(text.as_bytes()).is_ok()
+                    && bits.push_terminator(EcLevel::Q).is_ok()
+            })
+            .unwrap()
+    }
+
     #[test]
     fn alphanumeric_level_q() {
         let code = qr_code(TEXT).unwrap();
         assert_eq!(code.error_correction_level(), EcLevel::Q);
-        // 169 alphanumeric characters at level Q need version 8 (capacity 180); byte mode
-        // would need version 10.
-        assert_eq!(code.version(), Version::Normal(8));
+        // 176 characters: alphanumeric mode fits version 9 at level Q, byte mode needs 11.
+        assert_eq!(TEXT.len(), 176);
+        assert_eq!(code.version(), Version::Normal(9));
+        assert_eq!(byte_mode_version(TEXT), 11);
         assert!(qr_code("hc1:lower").is_err());
         assert!(qr_code(&"A".repeat(3000)).is_err());
     }

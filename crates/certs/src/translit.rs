@@ -85,10 +85,10 @@ pub fn icao_transliterate(name: &str) -> String {
             continue;
         }
         match c {
-            ' ' | '\t' | '\u{a0}' | '-' | '\u{2010}' | '\u{2011}' | '\u{2013}' | ',' | '<' => {
-                if !out.is_empty() && !out.ends_with('<') {
-                    out.push('<');
-                }
+            ' ' | '\t' | '\u{a0}' | '-' | '\u{2010}' | '\u{2011}' | '\u{2013}' | ',' | '<'
+                if !out.is_empty() && !out.ends_with('<') =>
+            {
+                out.push('<');
             }
             c if c.is_ascii_alphabetic() => out.push(c.to_ascii_uppercase()),
             _ => {} // apostrophes, dots, digits, other scripts: omitted
