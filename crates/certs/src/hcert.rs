@@ -725,6 +725,30 @@ mod tests {
     }
 
     #[test]
+    fn algorithm_must_fit_the_key() {
+        let s = signer(vec![]);
+        let protected = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::PS256)
+            .key_id(s.kid().to_vec())
+            .build();
+        let cose = CoseSign1Builder::new()
+            .protected(protected)
+            .payload(payload().to_cbor().unwrap())
+            .create_signature(b"", |tbs| {
+                let sig: p256::ecdsa::Signature = s.signing_key().sign(tbs);
+                sig.to_bytes().to_vec()
+            })
+            .build()
+            .to_tagged_vec()
+            .unwrap();
+        let d = decode(&wrap(&cose).unwrap()).unwrap();
+        assert_eq!(d.algorithm, Some(ALG_PS256));
+        let v = verify(&d, s.certificate(), now());
+        assert!(!v.signature_valid && !v.valid);
+        assert_eq!(v.reasons, vec!["unsupported_algorithm"]);
+    }
+
+    #[test]
     fn expiry_and_issue_time() {
         let s = signer(vec![]);
         let d = decode(&encode(&payload(), &s).unwrap()).unwrap();

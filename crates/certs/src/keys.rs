@@ -191,12 +191,8 @@ impl DscCertificate {
     /// the EU trust lists and the test data's `CERTIFICATE` field.
     pub fn from_base64(b64: &str) -> Result<Self> {
         let cleaned: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-        let der = base64::engine::general_purpose::STANDARD
+        let der = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(cleaned.trim_end_matches('='))
-            .or_else(|_| {
-                base64::engine::general_purpose::STANDARD_NO_PAD
-                    .decode(cleaned.trim_end_matches('='))
-            })
             .map_err(|e| Error::BadCertificate(format!("base64: {e}")))?;
         Self::from_der(&der)
     }
