@@ -1,6 +1,6 @@
 //! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `link`,
 //! `dedupe`, `linkage-data`, `link-score`, `user`, `token`, `audit`, `coverage`,
-//! `allocate`.
+//! `allocate`, `followup`, `cert`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -64,6 +64,9 @@ enum Command {
     Allocate(commands::coverage::AllocateArgs),
     /// Door-to-door follow-up list of a unit (JSON, or XLSX with --out).
     Followup(commands::followup::Args),
+    /// Vaccination certificates (EU DCC): keys, issuing, verifying, trust list, revocation.
+    #[command(subcommand)]
+    Cert(commands::cert::Command),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             Command::Coverage(a) => commands::coverage::run(a, &file).await,
             Command::Allocate(a) => commands::coverage::allocate(a, &file).await,
             Command::Followup(a) => commands::followup::run(a, &file).await,
+            Command::Cert(c) => commands::cert::run(c, &file).await,
         }
     });
     match result {

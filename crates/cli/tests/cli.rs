@@ -1423,3 +1423,226 @@ fn followup_lists_counts_reasons_and_xlsx() {
     assert!(!ok);
     assert!(err.starts_with("lỗi [not_found]"), "{err}");
 }
+
+#[test]
+fn cert_keygen_issue_verify_trust_list_and_revoke() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let pass = "mật khẩu bảo vệ khoá ký 2026";
+    let cert = |args: &[&str], with_pass: bool| {
+        let mut c = phongdich();
+        c.arg("cert").args(args);
+        if with_pass {
+            c.env("PHONGDICH_CERT_PASSPHRASE", pass);
+        } else {
+            c.env_remove("PHONGDICH_CERT_PASSPHRASE");
+        }
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), stdout, stderr)
+    };
+    let out = phongdich()
+        .args([
+            "demo",
+            "--database",
+            &url,
+            "--persons",
+            "2000",
+            "--seed",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One resident with a complete primary series, one without any dose.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (done, none) = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let mut q = store::PersonQuery::new(store::PersonScope::Province("12".into()));
+        q.limit = 500;
+        let mut done = None;
+        let mut none = None;
+        for p in s.list_persons(&q).await.unwrap().items {
+            let Some(id) = p.national_id.clone() else {
+                continue;
+            };
+            let c = s.person_coverage(p.id).await.unwrap().unwrap();
+            if c.primary_complete.is_some() && done.is_none() {
+                done = Some((id.as_str().to_string(), p.full_name.clone()));
+            } else if c.doses == 0 && none.is_none() {
+                none = Some(id.as_str().to_string());
+            }
+        }
+        s.close().await;
+        (done.unwrap(), none.unwrap())
+    });
+    let json_out = dir.path().join("cert.json");
+    let png = dir.path().join("qr.png");
+    let issue_args = |id: &str| {
+        vec![
+            "issue".to_string(),
+            "--database".into(),
+            url.clone(),
+            "--national-id".into(),
+            id.to_string(),
+            "--out".into(),
+            json_out.display().to_string(),
+            "--png".into(),
+            png.display().to_string(),
+        ]
+    };
+    fn as_strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    // Without a passphrase or a key: one-line errors, nothing issued.
+    let (ok, _, err) = cert(&["keygen", "--database", &url], false);
+    assert!(!ok && err.contains("PHONGDICH_CERT_PASSPHRASE"), "{err}");
+    let (ok, _, err) = cert(&as_strs(&issue_args(&done.0)), true);
+    assert!(!ok && err.contains("cert keygen"), "{err}");
+    let (ok, out, err) = cert(&["keygen", "--database", &url], true);
+    assert!(ok, "{err}");
+    let keys: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys["csca_created"], true);
+
+    // Issue: {hc1, dsc, kid}, and a PNG of the QR code.
+    let (ok, _, err) = cert(&as_strs(&issue_args(&done.0)), true);
+    assert!(ok, "{err}");
+    let issued: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
+    let hc1 = issued["hc1"].as_str().unwrap().to_string();
+    assert!(hc1.starts_with("HC1:"));
+    assert_eq!(issued["kid"], keys["dsc_kid"]);
+    let dsc_der = base64::engine::general_purpose::STANDARD
+        .decode(issued["dsc"].as_str().unwrap())
+        .unwrap();
+    let der_file = dir.path().join("dsc.der");
+    std::fs::write(&der_file, &dsc_der).unwrap();
+    let b64_file = dir.path().join("dsc.b64");
+    std::fs::write(&b64_file, issued["dsc"].as_str().unwrap()).unwrap();
+    let (ok, _, err) = cert(&as_strs(&issue_args(&none)), true);
+    assert!(!ok && err.contains("liều cơ bản"), "{err}");
+
+    // Verify with the certificate (DER or base64), from the text or the QR image.
+    for (file, qr) in [
+        (&der_file, hc1.clone()),
+        (&b64_file, png.display().to_string()),
+    ] {
+        let (ok, out, err) = cert(
+            &["verify", "--cert", &file.display().to_string(), &qr],
+            false,
+        );
+        assert!(ok, "{out} {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (
+                v["decoded"].clone(),
+                v["signature_valid"].clone(),
+                v["key_usage_ok"].clone()
+            ),
+            (true.into(), true.into(), true.into())
+        );
+        assert_eq!(v["kid"], keys["dsc_kid"]);
+        let fnt = v["payload"]["nam"]["fnt"].as_str().unwrap();
+        let family = domain::name::fold(done.1.split_whitespace().next().unwrap()).to_uppercase();
+        assert_eq!(fnt, family);
+    }
+    // 13 months later it has expired: exit code 1.
+    let later = (chrono::Utc::now() + chrono::Duration::days(400)).to_rfc3339();
+    let (ok, out, _) = cert(
+        &[
+            "verify",
+            "--cert",
+            &der_file.display().to_string(),
+            "--at",
+            &later,
+            &hc1,
+        ],
+        false,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(!ok && v["expired"] == true && v["valid"] == false, "{out}");
+    // A damaged text: not valid, with reasons.
+    let damaged = hc1.replacen("HC1:", "HC2:", 1);
+    let (ok, out, _) = cert(
+        &[
+            "verify",
+            "--cert",
+            &der_file.display().to_string(),
+            &damaged,
+        ],
+        false,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        !ok && v["decoded"] == false && v["reasons"][0] == "bad_prefix",
+        "{out}"
+    );
+
+    // Trust list out and back; rotation keeps the old signer trusted.
+    let trust = dir.path().join("trust.json");
+    let (ok, _, err) = cert(
+        &[
+            "trust-export",
+            "--database",
+            &url,
+            "--out",
+            &trust.display().to_string(),
+        ],
+        false,
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = cert(
+        &["verify", "--trust", &trust.display().to_string(), &hc1],
+        false,
+    );
+    assert!(ok, "{out} {err}");
+    let (ok, _, err) = cert(&["keygen", "--database", &url], true);
+    assert!(ok, "{err}");
+    let (ok, out, err) = cert(&["verify", "--database", &url, &hc1], false);
+    assert!(ok, "{out} {err}");
+    let other_db = format!("sqlite://{}", dir.path().join("other.db").display());
+    let (ok, out, _) = cert(&["verify", "--database", &other_db, &hc1], false);
+    assert!(!ok && out.contains("unknown_kid"), "{out}");
+    let (ok, out, err) = cert(
+        &[
+            "trust-import",
+            "--database",
+            &other_db,
+            &trust.display().to_string(),
+        ],
+        false,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("\"added\":1"), "{out}");
+    let (ok, _, _) = cert(&["verify", "--database", &other_db, &hc1], false);
+    assert!(ok);
+
+    // Revocation is honoured by the database verifier.
+    let uvci = issued["uvci"].as_str().unwrap();
+    let (ok, _, err) = cert(
+        &[
+            "revoke",
+            "--database",
+            &url,
+            "--uvci",
+            uvci,
+            "--reason",
+            "cấp nhầm người",
+        ],
+        false,
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = cert(&["verify", "--database", &url, &hc1], false);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        !ok && v["revoked"] == true && v["signature_valid"] == true,
+        "{out}"
+    );
+}

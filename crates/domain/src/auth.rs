@@ -121,6 +121,12 @@ pub enum Permission {
     ManageFollowUp,
     /// Compute vaccine allocation splits for the unit.
     PlanAllocation,
+    /// Verify a presented vaccination certificate (its QR / `HC1:` text) against the trust list.
+    VerifyCertificates,
+    /// Request certificates for persons of the unit and approve their records (the site's step).
+    ApproveCertificates,
+    /// Sign approved certificates with the province's document signer.
+    SignCertificates,
 }
 
 /// What a route requires of its caller.
@@ -190,6 +196,15 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
                 | TreatmentFacility
         ),
         PlanAllocation => matches!(role, Admin | ProvinceOfficer | DistrictOfficer),
+        VerifyCertificates => matches!(
+            role,
+            Admin | Verifier | ProvinceOfficer | DistrictOfficer | CommuneStaff | VaccinationSite
+        ),
+        ApproveCertificates => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | VaccinationSite
+        ),
+        SignCertificates => matches!(role, Admin | ProvinceOfficer),
     }
 }
 
@@ -452,6 +467,37 @@ mod tests {
         assert!(!role_allows(Role::Verifier, Permission::ReadPerson));
         assert!(!role_allows(Role::ProvinceOfficer, Permission::ManageUsers));
         assert!(role_allows(Role::Admin, Permission::ReadAudit));
+    }
+
+    #[test]
+    fn certificate_permissions() {
+        use Permission::*;
+        // Verify / approve / sign, per role.
+        let table = [
+            (Role::Admin, [true, true, true]),
+            (Role::ProvinceOfficer, [true, true, true]),
+            (Role::DistrictOfficer, [true, true, false]),
+            (Role::CommuneStaff, [true, true, false]),
+            (Role::VaccinationSite, [true, true, false]),
+            (Role::Verifier, [true, false, false]),
+            (Role::Lab, [false, false, false]),
+            (Role::TreatmentFacility, [false, false, false]),
+            (Role::Business, [false, false, false]),
+            (Role::Citizen, [false, false, false]),
+        ];
+        assert_eq!(table.len(), Role::ALL.len());
+        for (role, want) in table {
+            let got = [
+                role_allows(role, VerifyCertificates),
+                role_allows(role, ApproveCertificates),
+                role_allows(role, SignCertificates),
+            ];
+            assert_eq!(got, want, "{role:?}");
+        }
+        // Signing is never allowed without approving (the signer sees the queue it signs).
+        for role in Role::ALL {
+            assert!(!role_allows(role, SignCertificates) || role_allows(role, ApproveCertificates));
+        }
     }
 
     #[test]

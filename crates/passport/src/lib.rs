@@ -9,10 +9,12 @@
 //!   dose numbered in the series), request → site approval → province signature, or all at once;
 //!   12-month validity; a newer certificate supersedes the older;
 //! - [`verifying`]: verification against the trust list (or one signer certificate) with
-//!   revocations, and the trust-list exchange format.
+//!   revocations, and the trust-list exchange format;
+//! - [`pdf`]: the printable certificate (Vietnamese and English, fields of Decision 5772, QR).
 
 pub mod hierarchy;
 pub mod issuing;
+pub mod pdf;
 pub mod sealing;
 pub mod verifying;
 

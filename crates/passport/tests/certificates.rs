@@ -141,6 +141,26 @@ async fn certificates_are_issued_from_the_registry_and_verified() {
             .unwrap();
         assert!(!bad.valid, "{backend:?}");
 
+        // The printable certificate: one A4 page with the fields of Decision 5772.
+        let pdf = passport::pdf::certificate_pdf(&c).unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        assert_eq!(doc.get_pages().len(), 1);
+        let fields = passport::pdf::fields(&c);
+        let value = |label: &str| {
+            fields
+                .iter()
+                .find(|(vi, _, _)| *vi == label)
+                .map(|(_, _, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(value("Họ và tên"), "Nguyễn Thị Ánh Tuyết");
+        assert_eq!(value("Ngày sinh"), "09/07/1985");
+        assert_eq!(value("Mũi số"), "2/2");
+        assert_eq!(value("Ngày tiêm"), "30/08/2021");
+        assert_eq!(value("Tên vắc xin"), "Comirnaty");
+        assert_eq!(value("Mã chứng nhận"), c.uvci);
+
         // Not eligible before the primary series is complete.
         let err = issuing::issue_now(s, &pass, &half, now, "tinh")
             .await

@@ -32,6 +32,9 @@ pub struct AppState {
     pub clock: fn() -> chrono::DateTime<chrono::Utc>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (empty: use the TCP peer).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Where the certificate signing keys' passphrase comes from, read on each signing request
+    /// (default: `PHONGDICH_CERT_PASSPHRASE`; injected so tests need not touch the environment).
+    pub cert_passphrase: fn() -> Result<passport::Passphrase, domain::Error>,
 }
 
 impl AppState {
@@ -41,7 +44,17 @@ impl AppState {
             units: AdminUnits::embedded(),
             clock: chrono::Utc::now,
             trusted_proxies: Arc::new(Vec::new()),
+            cert_passphrase: passport::Passphrase::from_env,
         }
+    }
+
+    /// Takes the certificate signing passphrase from `source` instead of the environment.
+    pub fn with_cert_passphrase(
+        mut self,
+        source: fn() -> Result<passport::Passphrase, domain::Error>,
+    ) -> Self {
+        self.cert_passphrase = source;
+        self
     }
 
     /// Believes `X-Forwarded-For` from these proxy addresses.

@@ -3,7 +3,7 @@
 //! fails on any leak, and on any route it has no probe for (so a new route cannot slip in without
 //! an authorization rule being exercised).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use domain::auth::{Access, Permission, Role, role_allows};
 use domain::person::Person;
@@ -27,6 +27,18 @@ struct Caller {
     /// would fail.
     outside_unit: (String, &'static str),
     outside_person: Uuid,
+    /// Vaccination certificates of the inside and outside persons: a signed one (for the QR
+    /// routes) and a pending one made for this caller alone (approved, then signed, by the
+    /// probes of those routes).
+    inside_certs: Certs,
+    outside_certs: Certs,
+}
+
+/// A person's signed certificate and a pending one.
+#[derive(Clone, Copy)]
+struct Certs {
+    issued: Uuid,
+    pending: Uuid,
 }
 
 /// One probe: method, path, JSON body, and whether it targets data inside the caller's scope.
@@ -84,13 +96,78 @@ async fn world() -> World {
         .insert_source_records(&[inside_record, outside_record])
         .await
         .unwrap();
-    let app = TestApp::spawn(db).await;
+    passport::hierarchy::keygen(
+        db.store.as_ref(),
+        &cert_passphrase().unwrap(),
+        chrono::Utc::now() - chrono::Duration::days(1),
+        "authz",
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn_with(db, |s| s.with_cert_passphrase(cert_passphrase)).await;
     World {
         app,
         inside,
         outside,
         record_inside,
         record_outside,
+    }
+}
+
+/// The certificate signing keys' passphrase of this test's server.
+fn cert_passphrase() -> Result<passport::Passphrase, domain::Error> {
+    passport::Passphrase::new("authz test signing passphrase")
+}
+
+/// A linked dose record for a person (two make the primary series of Pfizer).
+async fn give_dose(s: &dyn store::Store, p: &Person, date: chrono::NaiveDate) {
+    let mut r = source_record(&p.commune_code, &format!("{}-{date}", p.id));
+    r.source = "authz-cert".into();
+    r.full_name = p.full_name.clone();
+    r.dob = p.dob.to_string();
+    r.sex = p.sex.as_str().into();
+    r.payload = serde_json::json!({"vaccine": "EU/1/20/1528", "dose_date": date.to_string()});
+    let d = store::LinkDecision {
+        record_id: r.id,
+        status: store::LinkStatus::Linked,
+        person_id: Some(p.id),
+        probability: Some(1.0),
+        decided_by: "authz".into(),
+        candidates: None,
+    };
+    s.insert_decided_records(&[r], &[d], None).await.unwrap();
+}
+
+/// The certificates of a person for one caller: the person's signed certificate (made once,
+/// after two doses) and a new pending one.
+async fn certs_for(w: &World, issued: &mut HashMap<Uuid, Uuid>, person: Uuid) -> Certs {
+    let s = w.app.db.store.as_ref();
+    let p = w
+        .inside
+        .iter()
+        .chain(std::iter::once(&w.outside))
+        .find(|p| p.id == person)
+        .expect("a known person")
+        .clone();
+    let now = chrono::Utc::now();
+    if let std::collections::hash_map::Entry::Vacant(slot) = issued.entry(person) {
+        let first = p
+            .dob
+            .max(chrono::NaiveDate::from_ymd_opt(2021, 8, 2).unwrap())
+            + chrono::Duration::days(1);
+        give_dose(s, &p, first).await;
+        give_dose(s, &p, first + chrono::Duration::days(28)).await;
+        let c = passport::issuing::issue_now(s, &cert_passphrase().unwrap(), &p, now, "authz")
+            .await
+            .expect("certificate issued");
+        slot.insert(c.id);
+    }
+    let pending = passport::issuing::request(s, &p, now, "authz")
+        .await
+        .expect("certificate requested");
+    Certs {
+        issued: issued[&person],
+        pending: pending.id,
     }
 }
 
@@ -117,6 +194,9 @@ fn scope_for(role: Role, w: &World) -> (Option<String>, Option<Uuid>) {
 }
 
 async fn callers(w: &World) -> Vec<Caller> {
+    let mut issued = HashMap::new();
+    let inside_certs = certs_for(w, &mut issued, w.inside[0].id).await;
+    let outside_certs = certs_for(w, &mut issued, w.outside.id).await;
     let mut out = vec![Caller {
         role: None,
         client: reqwest::Client::builder()
@@ -128,6 +208,8 @@ async fn callers(w: &World) -> Vec<Caller> {
         own_person: None,
         outside_unit: ("01".into(), "2025"),
         outside_person: w.outside.id,
+        inside_certs,
+        outside_certs,
     }];
     for role in Role::ALL {
         let (unit, person) = scope_for(role, w);
@@ -141,6 +223,9 @@ async fn callers(w: &World) -> Vec<Caller> {
             _ => "2025",
         };
         let (outside_unit, outside_person) = outside_for(role, unit.as_deref(), w);
+        let own = person.unwrap_or(w.inside[0].id);
+        let inside_certs = certs_for(w, &mut issued, own).await;
+        let outside_certs = certs_for(w, &mut issued, outside_person).await;
         out.push(Caller {
             role: Some(role),
             client,
@@ -149,6 +234,8 @@ async fn callers(w: &World) -> Vec<Caller> {
             own_person: person.or(Some(w.inside[0].id)),
             outside_unit,
             outside_person,
+            inside_certs,
+            outside_certs,
         });
     }
     out
@@ -314,6 +401,41 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
             path: format!("/api/v1/followup/{person}"),
             body: Some(serde_json::json!({"reason": "unreachable", "note": "probe"})),
         },
+        ("POST", "/api/v1/certificates/verify") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({"qr": "HC1:PROBE"})),
+        },
+        ("GET", "/api/v1/certificates/trust-list") => p(spec.path.clone()),
+        ("GET", "/api/v1/certificates") => p("/api/v1/certificates?status=pending".into()),
+        ("POST", "/api/v1/certificates") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({"person_id": person})),
+        },
+        ("POST", "/api/v1/certificates/{id}/approve" | "/api/v1/certificates/{id}/sign") => {
+            let certs = if inside {
+                c.inside_certs
+            } else {
+                c.outside_certs
+            };
+            Probe {
+                method: m,
+                path: spec.path.replace("{id}", &certs.pending.to_string()),
+                body: Some(serde_json::json!({})),
+            }
+        }
+        ("GET", "/api/v1/certificates/{id}/qr.png" | "/api/v1/certificates/{id}/qr.svg") => {
+            let certs = if inside {
+                c.inside_certs
+            } else {
+                c.outside_certs
+            };
+            p(spec.path.replace("{id}", &certs.issued.to_string()))
+        }
+        ("GET", "/api/v1/persons/{id}/certificates") => {
+            p(format!("/api/v1/persons/{person}/certificates"))
+        }
         ("GET", "/healthz" | "/readyz" | "/metrics") => p(spec.path.clone()),
         ("GET", path) if path.starts_with("/static/") => p(spec.path.clone()),
         (method, path) => panic!(
@@ -383,6 +505,11 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         | "/api/v1/records/{id}/decision"
         | "/api/v1/persons/{id}/doses"
         | "/api/v1/persons/{id}/vaccinations"
+        | "/api/v1/persons/{id}/certificates"
+        | "/api/v1/certificates/{id}/approve"
+        | "/api/v1/certificates/{id}/sign"
+        | "/api/v1/certificates/{id}/qr.png"
+        | "/api/v1/certificates/{id}/qr.svg"
             if !inside && role != Role::Admin =>
         {
             StatusCode::NOT_FOUND
@@ -390,6 +517,11 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         "/api/v1/followup" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         "/api/v1/followup/{id}" if !inside && role != Role::Admin => StatusCode::NOT_FOUND,
         "/api/v1/records" if spec.method == Method::POST => StatusCode::CREATED,
+        // A person outside the unit does not exist for the caller.
+        "/api/v1/certificates" if spec.method == Method::POST && !inside && role != Role::Admin => {
+            StatusCode::NOT_FOUND
+        }
+        "/api/v1/certificates" if spec.method == Method::POST => StatusCode::CREATED,
         "/api/v1/doses" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         "/api/v1/doses" => StatusCode::CREATED,
         "/api/v1/persons/{id}/merge" => StatusCode::BAD_REQUEST,
@@ -417,6 +549,30 @@ fn list_within_scope(body: &Value, c: &Caller) -> bool {
             _ => p["commune_code"]
                 .as_str()
                 .is_some_and(|cc| units.v2025.is_within(cc, unit)),
+        })
+    })
+}
+
+/// Whether every certificate of a queue belongs to a person inside the caller's unit.
+fn certificates_within_scope(body: &Value, c: &Caller, w: &World) -> bool {
+    let units = domain::units::AdminUnits::embedded();
+    if c.role == Some(Role::Admin) {
+        return true;
+    }
+    let Some((code, version)) = &c.unit else {
+        return false;
+    };
+    let scope = domain::auth::UnitRef::new(
+        domain::units::UnitVersion::parse(version).unwrap(),
+        code.as_str(),
+    );
+    body["items"].as_array().is_some_and(|items| {
+        items.iter().all(|item| {
+            w.inside
+                .iter()
+                .chain(std::iter::once(&w.outside))
+                .find(|p| item["person_id"] == p.id.to_string())
+                .is_some_and(|p| domain::auth::person_in_scope(units, &scope, p))
         })
     })
 }
@@ -473,6 +629,16 @@ async fn every_api_route_role_and_scope() {
                 {
                     failures.push(format!(
                         "LEAK: {} as {who}: follow-up list outside its unit or with a full ID",
+                        pr.path
+                    ));
+                }
+                if status == StatusCode::OK
+                    && spec.path == "/api/v1/certificates"
+                    && spec.method == Method::GET
+                    && !certificates_within_scope(&body, c, &w)
+                {
+                    failures.push(format!(
+                        "LEAK: {} as {who} listed certificates of persons outside its unit",
                         pr.path
                     ));
                 }

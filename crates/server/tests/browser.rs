@@ -1,7 +1,9 @@
 //! Browser test: real headless Chromium (Debian's `chromium` + `chromedriver`) against the real
 //! server. Skips with a notice when chromedriver is absent, unless `PHONGDICH_TEST_BROWSER=1`
 //! (set by `.ci/run`), which turns the skip into a failure. Flows: unit picker → login → persons
-//! list; linkage review queue → record beside its candidates → accept → the person's page.
+//! list; linkage review queue → record beside its candidates → accept → the person's page; a
+//! vaccination site records doses with schedule warnings; a verifier pastes a certificate's
+//! `HC1:` text and sees «HỢP LỆ» with the holder's name.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -380,6 +382,142 @@ async fn a_vaccination_site_records_doses_with_schedule_warnings() {
         );
         let primary = client.find(Locator::Id("primary")).await?.text().await?;
         assert!(primary.contains("10/08/2021"), "{primary}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = client.close().await;
+    app.stop().await;
+    result.expect("browser flow");
+}
+
+#[tokio::test]
+async fn a_verifier_checks_a_pasted_certificate() {
+    let Some(driver_path) = find_chromedriver() else {
+        if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
+            panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
+        }
+        testkit::notice("chromedriver not found; skipping the browser test");
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    let persons = testkit::load_demo(db.store.as_ref(), "12", 600, 17)
+        .await
+        .persons;
+    let holder = persons
+        .iter()
+        .find(|p| p.dob < chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap())
+        .unwrap()
+        .clone();
+    // Two linked Pfizer doses, a signing key, and a certificate issued at once.
+    for (i, date) in ["2021-08-02", "2021-08-30"].into_iter().enumerate() {
+        let record = store::NewSourceRecord {
+            id: uuid::Uuid::now_v7(),
+            kind: store::RecordKind::Dose,
+            source: "TRAM-CERT".into(),
+            external_id: format!("D{i}"),
+            full_name: holder.full_name.clone(),
+            dob: holder.dob.to_string(),
+            sex: holder.sex.as_str().into(),
+            national_id: String::new(),
+            commune_code: holder.commune_code.clone(),
+            phone: String::new(),
+            payload: serde_json::json!({"vaccine": "EU/1/20/1528", "dose_date": date}),
+            batch_id: uuid::Uuid::nil(),
+        };
+        let decision = store::LinkDecision {
+            record_id: record.id,
+            status: store::LinkStatus::Linked,
+            person_id: Some(holder.id),
+            probability: Some(1.0),
+            decided_by: "test".into(),
+            candidates: None,
+        };
+        db.store
+            .insert_decided_records(&[record], &[decision], None)
+            .await
+            .unwrap();
+    }
+    let pass = passport::Passphrase::new("browser test signing passphrase").unwrap();
+    let now = chrono::Utc::now();
+    passport::hierarchy::keygen(db.store.as_ref(), &pass, now, "test")
+        .await
+        .unwrap();
+    let hc1 = passport::issuing::issue_now(db.store.as_ref(), &pass, &holder, now, "test")
+        .await
+        .unwrap()
+        .hc1
+        .unwrap();
+    let app = TestApp::spawn(db).await;
+    app.add_user("kiemtra", "verifier", None, None).await;
+
+    let (_driver, port) = start_driver(&driver_path).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-quic"]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("webdriver session");
+
+    let result = async {
+        client.goto(&app.url("/certificates/verify")).await?;
+        wait_for(&client, "input[name=username]")
+            .await?
+            .send_keys("kiemtra")
+            .await?;
+        client
+            .find(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(testkit::TEST_PASSWORD)
+            .await?;
+        client
+            .find(Locator::Css("form[action='/login'] button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        // Back on the verification page: paste the certificate text and submit.
+        wait_for(&client, "form#verify-form textarea[name=qr]")
+            .await?
+            .send_keys(&hc1)
+            .await?;
+        client
+            .find(Locator::Css("form#verify-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let verdict = wait_for(&client, "div#verify-result strong.verdict")
+            .await?
+            .text()
+            .await?;
+        assert_eq!(verdict, "HỢP LỆ");
+        let valid = client
+            .find(Locator::Id("verify-result"))
+            .await?
+            .attr("data-valid")
+            .await?;
+        assert_eq!(valid.as_deref(), Some("true"));
+        let name = client
+            .find(Locator::Id("holder-name"))
+            .await?
+            .text()
+            .await?;
+        assert!(name.contains(&holder.full_name), "{name}");
+        let dob = client.find(Locator::Id("holder-dob")).await?.text().await?;
+        assert_eq!(dob, holder.dob.format("%d/%m/%Y").to_string());
+        let dose = client
+            .find(Locator::Id("holder-dose"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(dose, "2/2");
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod cert;
 pub mod coverage;
 pub mod demo;
 pub mod followup;

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod coverage;
 pub mod doses;
 pub mod followup;
@@ -177,6 +178,60 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             "/followup/{id}",
             Requires(Permission::ManageFollowUp),
             put(followup::set_reason),
+        )
+        .route(
+            M::POST,
+            "/certificates/verify",
+            Requires(Permission::VerifyCertificates),
+            post(certificates::verify),
+        )
+        .route(
+            M::GET,
+            "/certificates/trust-list",
+            Public,
+            get(certificates::trust_list),
+        )
+        .route(
+            M::GET,
+            "/certificates",
+            Requires(Permission::ApproveCertificates),
+            get(certificates::list),
+        )
+        .route(
+            M::POST,
+            "/certificates",
+            Requires(Permission::ApproveCertificates),
+            post(certificates::request),
+        )
+        .route(
+            M::POST,
+            "/certificates/{id}/approve",
+            Requires(Permission::ApproveCertificates),
+            post(certificates::approve),
+        )
+        .route(
+            M::POST,
+            "/certificates/{id}/sign",
+            Requires(Permission::SignCertificates),
+            post(certificates::sign),
+        )
+        .route(
+            M::GET,
+            "/certificates/{id}/qr.png",
+            Requires(Permission::ReadPerson),
+            get(certificates::qr_png),
+        )
+        .route(
+            M::GET,
+            "/certificates/{id}/qr.svg",
+            Requires(Permission::ReadPerson),
+            get(certificates::qr_svg_route),
+        )
+        .route(
+            M::GET,
+            "/persons/{id}/certificates",
+            Requires(Permission::ReadPerson),
+            get(certificates::of_person),
         )
         .route(
             M::GET,

@@ -60,6 +60,13 @@ pub fn page_for(
                                 a href="/linkage/review" { (lang.t("Ghép nối", "Linkage")) }
                                 " "
                             }
+                            @if domain::auth::role_allows(p.user.role, domain::auth::Permission::ApproveCertificates) {
+                                a href="/certificates" { (lang.t("Chứng nhận", "Certificates")) }
+                                " "
+                            } @else if domain::auth::role_allows(p.user.role, domain::auth::Permission::VerifyCertificates) {
+                                a href="/certificates/verify" { (lang.t("Kiểm tra chứng nhận", "Verify certificates")) }
+                                " "
+                            }
                             a href="/account/password" title=(lang.t("Đổi mật khẩu", "Change password")) { (p.user.display_name) }
                             " "
                             form.inline method="post" action="/logout" {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth_pages;
+pub mod certificates;
 pub mod coverage;
 pub mod followup;
 pub mod home;
@@ -181,6 +182,46 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             "/vaccination/followup.xlsx",
             Requires(Permission::ManageFollowUp),
             get(followup::xlsx),
+        );
+    r = r
+        .route(
+            M::GET,
+            "/certificates/verify",
+            Requires(Permission::VerifyCertificates),
+            get(certificates::verify_page),
+        )
+        .route(
+            M::POST,
+            "/certificates/verify",
+            Requires(Permission::VerifyCertificates),
+            // Photos of QR codes are larger than the default body limit.
+            post(certificates::verify_submit).layer(axum::extract::DefaultBodyLimit::max(
+                certificates::MAX_UPLOAD_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            M::GET,
+            "/certificates",
+            Requires(Permission::ApproveCertificates),
+            get(certificates::page),
+        )
+        .route(
+            M::POST,
+            "/certificates/request",
+            Requires(Permission::ApproveCertificates),
+            post(certificates::request_submit),
+        )
+        .route(
+            M::POST,
+            "/certificates/{id}/approve",
+            Requires(Permission::ApproveCertificates),
+            post(certificates::approve_submit),
+        )
+        .route(
+            M::POST,
+            "/certificates/{id}/sign",
+            Requires(Permission::SignCertificates),
+            post(certificates::sign_submit),
         );
     for path in sections::planned_paths() {
         r = r.route(M::GET, path, Public, sections::handler(path));
