@@ -425,7 +425,12 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
                 body: Some(serde_json::json!({})),
             }
         }
-        ("GET", "/api/v1/certificates/{id}/qr.png" | "/api/v1/certificates/{id}/qr.svg") => {
+        (
+            "GET",
+            "/api/v1/certificates/{id}/qr.png"
+            | "/api/v1/certificates/{id}/qr.svg"
+            | "/api/v1/certificates/{id}/certificate.pdf",
+        ) => {
             let certs = if inside {
                 c.inside_certs
             } else {
@@ -510,6 +515,7 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         | "/api/v1/certificates/{id}/sign"
         | "/api/v1/certificates/{id}/qr.png"
         | "/api/v1/certificates/{id}/qr.svg"
+        | "/api/v1/certificates/{id}/certificate.pdf"
             if !inside && role != Role::Admin =>
         {
             StatusCode::NOT_FOUND

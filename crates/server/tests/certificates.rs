@@ -578,6 +578,66 @@ async fn certificate_pages() {
         .hc1
         .unwrap();
 
+    // The holder's self-service page: the certificate, its QR, the printable PDF; others'
+    // certificates stay out of reach.
+    app.add_user("congdan", "citizen", None, Some(holder.id))
+        .await;
+    let (congdan, _) = app.login_as("congdan").await;
+    let html = congdan
+        .get(app.url("/my/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"my-certificate\""), "{html}");
+    assert!(
+        html.contains(&holder.full_name) && html.contains("<svg"),
+        "{html}"
+    );
+    let pdf_path = format!("/api/v1/certificates/{id}/certificate.pdf");
+    assert!(html.contains(&pdf_path), "{html}");
+    let r = congdan.get(app.url(&pdf_path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    assert!(
+        pdf.starts_with(b"%PDF") && pdf.len() > 10_000,
+        "{} bytes",
+        pdf.len()
+    );
+    app.add_user("congdan2", "citizen", None, Some(persons[1].id))
+        .await;
+    let (stranger, _) = app.login_as("congdan2").await;
+    let r = stranger.get(app.url(&pdf_path)).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "another citizen's certificate"
+    );
+    let html = stranger
+        .get(app.url("/my/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"no-certificate\""), "{html}");
+    let html = tinh
+        .get(app.url("/my/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"not-a-citizen\""),
+        "officers have no own record"
+    );
+
     // Verification page, pasted text (multipart, as the browser sends it).
     let (kiemtra, _) = app.login_as("kiemtra").await;
     let html = kiemtra

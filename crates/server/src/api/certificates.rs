@@ -13,6 +13,7 @@
 //!   the caller's unit.
 //! - `GET /api/v1/persons/{id}/certificates`: a person's certificates, newest first.
 //! - `GET /api/v1/certificates/{id}/qr.png` and `qr.svg`: the QR of a signed certificate.
+//! - `GET /api/v1/certificates/{id}/certificate.pdf`: the printable certificate.
 //! - `GET /api/v1/certificates/trust-list` (public): the trust list in the exchange format.
 //!
 //! Certificates of persons outside the caller's unit answer 404, as persons do. Every state
@@ -396,6 +397,29 @@ pub async fn qr_svg_route(
 ) -> Result<Response, ApiError> {
     let (c, _) = certificate_in_scope(&state, &p, &id).await?;
     Ok(image("image/svg+xml", qr_svg(&c)?))
+}
+
+/// The printable certificate (PDF, Vietnamese and English) of a signed certificate.
+pub async fn pdf(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (c, _) = certificate_in_scope(&state, &p, &id).await?;
+    signed_text(&c)?;
+    let bytes = passport::pdf::certificate_pdf(&c)?;
+    let name = format!("chung-nhan-tiem-chung-{}.pdf", c.id.simple());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 pub async fn trust_list(

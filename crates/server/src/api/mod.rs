@@ -229,6 +229,12 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
         )
         .route(
             M::GET,
+            "/certificates/{id}/certificate.pdf",
+            Requires(Permission::ReadPerson),
+            get(certificates::pdf),
+        )
+        .route(
+            M::GET,
             "/persons/{id}/certificates",
             Requires(Permission::ReadPerson),
             get(certificates::of_person),

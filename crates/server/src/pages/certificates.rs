@@ -753,3 +753,102 @@ pub async fn sign_submit(
         .map_err(|error| PageError { error, lang })?;
     Ok(back_to(c.person_id, "signed"))
 }
+
+/// `/my/certificates` — a citizen's own certificates (self-service): the current one with its QR
+/// code, the printable PDF and the PNG to download, and the earlier ones.
+pub async fn my_page(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    lang: Lang,
+) -> Result<Markup, PageError> {
+    let err = |error| PageError { error, lang };
+    let title = lang.t(
+        "Chứng nhận tiêm chủng của tôi",
+        "My vaccination certificate",
+    );
+    let Some(person_id) = p.user.scope.person_id else {
+        return Ok(page_for(
+            lang,
+            Some(&p),
+            None,
+            title,
+            html! {
+                h1 { (title) }
+                p #not-a-citizen { (lang.t("Trang này dành cho tài khoản công dân (gắn với hồ sơ của mình). Cán bộ xem và cấp chứng nhận tại trang Chứng nhận.",
+                    "This page is for citizen accounts (linked to their own record). Staff see and issue certificates on the Certificates page.")) }
+            },
+        ));
+    };
+    let person = state
+        .store
+        .get_person(person_id)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| err(domain::Error::not_found("hồ sơ", "record")))?;
+    let list = state
+        .store
+        .certificates_of_person(person.id)
+        .await
+        .map_err(err)?;
+    let mut current = Vec::new();
+    for c in list
+        .iter()
+        .filter(|c| c.status == CertificateStatus::Issued)
+    {
+        current.push((c, api::qr_svg(c).map_err(err)?));
+    }
+    let earlier: Vec<&VaccinationCertificate> = list
+        .iter()
+        .filter(|c| c.status == CertificateStatus::Superseded)
+        .collect();
+    let waiting = list.iter().any(|c| {
+        matches!(
+            c.status,
+            CertificateStatus::Pending | CertificateStatus::Approved
+        )
+    });
+    let title = lang.t(
+        "Chứng nhận tiêm chủng của tôi",
+        "My vaccination certificate",
+    );
+    Ok(page_for(
+        lang,
+        Some(&p),
+        None,
+        title,
+        html! {
+            h1 { (title) }
+            p.muted { (person.full_name) " · " (date_vn(person.dob)) }
+            @if current.is_empty() {
+                p #no-certificate {
+                    (lang.t("Bạn chưa có chứng nhận đã ký. Chứng nhận được cấp khi đã hoàn thành liều cơ bản; hãy liên hệ điểm tiêm hoặc trạm y tế xã.",
+                        "You have no signed certificate yet. It is issued once the primary series is complete; ask your vaccination site or commune health station."))
+                }
+                @if waiting {
+                    p #waiting { (lang.t("Yêu cầu cấp chứng nhận của bạn đang chờ duyệt hoặc chờ ký.", "Your certificate request is waiting for approval or signature.")) }
+                }
+            }
+            @for (c, svg) in &current {
+                div.card.certificate #my-certificate {
+                    (holder_view(lang, &c.payload, c.expires_at))
+                    div.qr { (PreEscaped(inline_svg(svg))) }
+                    p {
+                        a #pdf-link href={ "/api/v1/certificates/" (c.id) "/certificate.pdf" } download { (lang.t("Tải bản in (PDF)", "Download the printable certificate (PDF)")) }
+                        " · "
+                        a href={ "/api/v1/certificates/" (c.id) "/qr.png" } download { (lang.t("Tải mã QR (PNG)", "Download the QR code (PNG)")) }
+                    }
+                }
+            }
+            @if !earlier.is_empty() {
+                h2 { (lang.t("Chứng nhận trước đây (đã được thay thế)", "Earlier certificates (replaced)")) }
+                ul {
+                    @for c in &earlier {
+                        li { code { (c.uvci) } " — " (dose_of(c)) }
+                    }
+                }
+            }
+            p.muted { (lang.t("Khi xuất trình, người kiểm tra đối chiếu họ tên và ngày sinh với giấy tờ tùy thân của bạn. Chứng nhận không chứa số CCCD.",
+                "When you show it, the verifier compares name and date of birth with your identity document. The certificate carries no citizen ID number.")) }
+        },
+    ))
+}

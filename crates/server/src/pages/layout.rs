@@ -66,6 +66,9 @@ pub fn page_for(
                             } @else if domain::auth::role_allows(p.user.role, domain::auth::Permission::VerifyCertificates) {
                                 a href="/certificates/verify" { (lang.t("Kiểm tra chứng nhận", "Verify certificates")) }
                                 " "
+                            } @else if p.user.scope.person_id.is_some() {
+                                a href="/my/certificates" { (lang.t("Chứng nhận của tôi", "My certificate")) }
+                                " "
                             }
                             a href="/account/password" title=(lang.t("Đổi mật khẩu", "Change password")) { (p.user.display_name) }
                             " "

@@ -206,6 +206,12 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             get(certificates::page),
         )
         .route(
+            M::GET,
+            "/my/certificates",
+            Authenticated,
+            get(certificates::my_page),
+        )
+        .route(
             M::POST,
             "/certificates/request",
             Requires(Permission::ApproveCertificates),
