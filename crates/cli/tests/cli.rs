@@ -1646,3 +1646,95 @@ fn cert_keygen_issue_verify_trust_list_and_revoke() {
         "{out}"
     );
 }
+
+/// `phongdich cert verify --cert FILE --at TIME QR` on the EU conformance test data: the
+/// signature verdict agrees with `EXPECTEDVERIFY` (every file that states it; the library's own
+/// conformance test covers every flag). Skips with a notice when the test data is absent.
+#[test]
+fn cert_verify_agrees_with_the_eu_test_data() {
+    let root = std::env::var("PHONGDICH_TESTDATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+        })
+        .join("dgc-testdata");
+    if !root.is_dir() {
+        assert!(
+            std::env::var("PHONGDICH_TESTDATA").is_err(),
+            "PHONGDICH_TESTDATA is set but {} is missing",
+            root.display()
+        );
+        eprintln!("notice: no dgc-testdata at {}; skipping", root.display());
+        return;
+    }
+    // ES256 headers over P-384 keys: HCERT defines ES256 on P-256 only (see the certs crate's
+    // KNOWN_TEST_DATA_DEFECTS).
+    let known_defects = [
+        "ES/2DCode/raw/401.json",
+        "ES/2DCode/raw/402.json",
+        "ES/2DCode/raw/403.json",
+    ];
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut checked, mut agreed) = (0, 0);
+    let mut disagreements = Vec::new();
+    for path in &files {
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Ok(v) =
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path).unwrap())
+        else {
+            continue;
+        };
+        let (Some(prefix), Some(cert), Some(clock), Some(expected)) = (
+            v["PREFIX"].as_str(),
+            v["TESTCTX"]["CERTIFICATE"].as_str(),
+            v["TESTCTX"]["VALIDATIONCLOCK"].as_str(),
+            v["EXPECTEDRESULTS"]["EXPECTEDVERIFY"].as_bool(),
+        ) else {
+            continue;
+        };
+        if known_defects.iter().any(|d| rel.ends_with(d)) {
+            continue;
+        }
+        let cert_file = dir.path().join("dsc.b64");
+        std::fs::write(&cert_file, cert).unwrap();
+        let out = phongdich()
+            .args(["cert", "verify", "--cert"])
+            .arg(&cert_file)
+            .args(["--at", clock, prefix])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        checked += 1;
+        let got = serde_json::from_str::<serde_json::Value>(&stdout)
+            .ok()
+            .and_then(|r| r["signature_valid"].as_bool());
+        if got == Some(expected) {
+            agreed += 1;
+        } else {
+            disagreements.push(format!(
+                "{rel}: expected {expected}, got {got:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    eprintln!("cert verify on dgc-testdata: signature verdict agrees on {agreed}/{checked} files");
+    assert!(checked > 300, "only {checked} files checked");
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}

@@ -359,75 +359,6 @@ pub(crate) fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, Er
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for k in RecordKind::ALL {
-            assert_eq!(RecordKind::parse(k.as_str()), Some(k));
-            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
-        }
-        for s in LinkStatus::ALL {
-            assert_eq!(LinkStatus::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-        }
-        assert_eq!(RecordKind::parse("Dose"), None);
-        assert_eq!(LinkStatus::parse(""), None);
-    }
-
-    #[test]
-    fn provinces_of_typed_communes() {
-        let units = domain::units::AdminUnits::embedded();
-        let lc = units.v2025.communes_under("12");
-        assert_eq!(record_province(&lc[0]), "12");
-        // A pre-2025 commune of Hà Nội (00001) maps to a 2025 commune of Hà Nội.
-        assert_eq!(record_province("00001"), "01");
-        assert_eq!(record_province(""), "");
-        assert_eq!(record_province("zz"), "");
-    }
-
-    #[test]
-    fn decisions_are_checked() {
-        let d = |status, person: Option<Uuid>| LinkDecision {
-            record_id: Uuid::nil(),
-            status,
-            person_id: person,
-            probability: Some(0.5),
-            decided_by: "auto".into(),
-            candidates: None,
-        };
-        assert!(check_decisions(&[d(LinkStatus::Linked, Some(Uuid::nil()))]).is_ok());
-        assert!(check_decisions(&[d(LinkStatus::Review, None)]).is_ok());
-        for bad in [
-            d(LinkStatus::Linked, None),
-            d(LinkStatus::Review, Some(Uuid::nil())),
-            d(LinkStatus::Unlinked, Some(Uuid::nil())),
-            LinkDecision {
-                probability: Some(f64::NAN),
-                ..d(LinkStatus::Unlinked, None)
-            },
-        ] {
-            assert_eq!(
-                check_decisions(&[bad]).unwrap_err().code,
-                ErrorCode::InvalidInput
-            );
-        }
-        let a = Uuid::from_u128(1);
-        let b = Uuid::from_u128(2);
-        let mut first = d(LinkStatus::Review, None);
-        first.record_id = a;
-        let mut second = d(LinkStatus::Unlinked, None);
-        second.record_id = b;
-        let mut again = d(LinkStatus::Linked, Some(b));
-        again.record_id = a;
-        let batch = [first, second.clone(), again.clone()];
-        let kept = last_decision_per_record(&batch);
-        assert_eq!(kept, vec![&second, &again]);
-    }
-}
-
 /// The plan of an insert with decisions ([`crate::Store::insert_decided_records`]), worked out
 /// before the transaction: each record's decision, and the persons whose state the transaction
 /// must read (linked persons to check; persons giving a record without a commune its scope).
@@ -505,5 +436,74 @@ impl<'a> DecidedInsertPlan<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in RecordKind::ALL {
+            assert_eq!(RecordKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for s in LinkStatus::ALL {
+            assert_eq!(LinkStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(RecordKind::parse("Dose"), None);
+        assert_eq!(LinkStatus::parse(""), None);
+    }
+
+    #[test]
+    fn provinces_of_typed_communes() {
+        let units = domain::units::AdminUnits::embedded();
+        let lc = units.v2025.communes_under("12");
+        assert_eq!(record_province(&lc[0]), "12");
+        // A pre-2025 commune of Hà Nội (00001) maps to a 2025 commune of Hà Nội.
+        assert_eq!(record_province("00001"), "01");
+        assert_eq!(record_province(""), "");
+        assert_eq!(record_province("zz"), "");
+    }
+
+    #[test]
+    fn decisions_are_checked() {
+        let d = |status, person: Option<Uuid>| LinkDecision {
+            record_id: Uuid::nil(),
+            status,
+            person_id: person,
+            probability: Some(0.5),
+            decided_by: "auto".into(),
+            candidates: None,
+        };
+        assert!(check_decisions(&[d(LinkStatus::Linked, Some(Uuid::nil()))]).is_ok());
+        assert!(check_decisions(&[d(LinkStatus::Review, None)]).is_ok());
+        for bad in [
+            d(LinkStatus::Linked, None),
+            d(LinkStatus::Review, Some(Uuid::nil())),
+            d(LinkStatus::Unlinked, Some(Uuid::nil())),
+            LinkDecision {
+                probability: Some(f64::NAN),
+                ..d(LinkStatus::Unlinked, None)
+            },
+        ] {
+            assert_eq!(
+                check_decisions(&[bad]).unwrap_err().code,
+                ErrorCode::InvalidInput
+            );
+        }
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let mut first = d(LinkStatus::Review, None);
+        first.record_id = a;
+        let mut second = d(LinkStatus::Unlinked, None);
+        second.record_id = b;
+        let mut again = d(LinkStatus::Linked, Some(b));
+        again.record_id = a;
+        let batch = [first, second.clone(), again.clone()];
+        let kept = last_decision_per_record(&batch);
+        assert_eq!(kept, vec![&second, &again]);
     }
 }

@@ -7,8 +7,7 @@ use domain::ErrorCode;
 use domain::audit::NewAuditEntry;
 use domain::person::{NationalId, Person, Sex};
 use store::{
-    CertificateStatus, Revocation, SigningKey, SigningRole, Store, TrustedSigner,
-    VaccinationCertificate,
+    CertificateStatus, Revocation, SigningKey, SigningRole, TrustedSigner, VaccinationCertificate,
 };
 use testkit::TestDb;
 use uuid::Uuid;
@@ -135,8 +134,18 @@ async fn keys_rotate_certificates_move_through_their_steps_and_revocations_stick
             source: "dgc-testdata".into(),
             added_at: at(40),
         };
-        assert_eq!(s.add_trusted_signers(&[foreign.clone()]).await.unwrap(), 1);
-        assert_eq!(s.add_trusted_signers(&[foreign.clone()]).await.unwrap(), 0);
+        assert_eq!(
+            s.add_trusted_signers(std::slice::from_ref(&foreign))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.add_trusted_signers(std::slice::from_ref(&foreign))
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(s.trust_list().await.unwrap()[0], foreign);
 
         // Pending → approved → issued; a later issue supersedes the earlier.

@@ -111,10 +111,15 @@ pub struct RevokeArgs {
     pub reason: String,
 }
 
-/// Parses `--at`: RFC 3339, a naive date-time (UTC) or a date (midnight UTC).
+/// Parses `--at`: RFC 3339 (also with a `+0000` offset), a naive date-time (UTC) or a date
+/// (midnight UTC).
 pub fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
     let t = text.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    // Offsets without a colon (`+0000`), as some issuers' test data write them.
+    if let Ok(d) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
         return Ok(d.with_timezone(&Utc));
     }
     for f in [
@@ -326,4 +331,29 @@ async fn verify(a: VerifyArgs, file: &FileConfig) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_every_format_of_the_test_data() {
+        let want = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        for (text, expected) in [
+            ("2021-05-21T12:26:07.390079Z", "2021-05-21T12:26:07.390079Z"),
+            ("2021-05-17T12:58:05.296+01:00", "2021-05-17T11:58:05.296Z"),
+            ("2021-05-30T13:38:49.976424", "2021-05-30T13:38:49.976424Z"),
+            ("2021-06-01T10:00:27+0000", "2021-06-01T10:00:27Z"),
+            ("2021-06-01T10:00:27.123+0200", "2021-06-01T08:00:27.123Z"),
+            (
+                "2021-06-08T20:17:27.9906293Z",
+                "2021-06-08T20:17:27.9906293Z",
+            ),
+            ("2022-01-31", "2022-01-31T00:00:00Z"),
+        ] {
+            assert_eq!(parse_time(text).unwrap(), want(expected), "{text}");
+        }
+        assert!(parse_time("31/01/2022 10h").is_err());
+    }
 }
