@@ -222,16 +222,28 @@ pub fn has_zlib_header(data: &[u8]) -> bool {
     }
 }
 
+/// Largest COSE message accepted after inflating. A QR code holds at most 4,296 alphanumeric
+/// characters (under 3 KB once Base45-decoded), and real certificates inflate to well under
+/// 10 KB; the cap stops a small "zip bomb" from taking memory.
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024;
+
 /// Inflate a zlib stream. Data without a zlib header is rejected with
-/// [`Error::NotCompressed`]; the specification requires compression.
+/// [`Error::NotCompressed`]; the specification requires compression. Output larger than
+/// [`MAX_INFLATED_BYTES`] is rejected as [`Error::BadCompression`].
 pub fn inflate(data: &[u8]) -> Result<Vec<u8>> {
     if !has_zlib_header(data) {
         return Err(Error::NotCompressed);
     }
     let mut out = Vec::with_capacity(data.len() * 2);
     ZlibDecoder::new(data)
+        .take(MAX_INFLATED_BYTES + 1)
         .read_to_end(&mut out)
         .map_err(|e| Error::BadCompression(e.to_string()))?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(Error::BadCompression(format!(
+            "inflates to more than {MAX_INFLATED_BYTES} bytes"
+        )));
+    }
     Ok(out)
 }
 
@@ -632,6 +644,21 @@ pub fn verify_with_trust_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zip_bomb_is_refused_before_it_takes_memory() {
+        use flate2::write::ZlibEncoder;
+        use std::io::Write;
+        let mut enc = ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![0u8; 10 * 1024 * 1024]).unwrap();
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 20_000, "{} bytes compressed", bomb.len());
+        let err = inflate(&bomb).unwrap_err();
+        assert_eq!(err.reason_code(), "bad_compression");
+        let mut enc = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&[7u8; 5_000]).unwrap();
+        assert_eq!(inflate(&enc.finish().unwrap()).unwrap(), vec![7u8; 5_000]);
+    }
     use crate::dcc::Vaccination;
     use crate::keys::SelfSignedParams;
     use crate::translit::vietnamese_person_name;
