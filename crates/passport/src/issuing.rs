@@ -192,15 +192,26 @@ pub async fn sign(
     now: DateTime<Utc>,
     actor: &str,
 ) -> Result<VaccinationCertificate, Error> {
-    let mut c = load(store, id).await?;
+    let c = load(store, id).await?;
     if c.status != CertificateStatus::Approved {
         return Err(wrong_step(&c, "ký / sign"));
     }
     let signer = crate::hierarchy::current_signer(store, passphrase, now).await?;
+    sign_with(store, &signer, c, now, actor).await
+}
+
+/// Signs an approved certificate with `signer` and stores it as issued.
+async fn sign_with(
+    store: &dyn Store,
+    signer: &certs::Signer,
+    mut c: VaccinationCertificate,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<VaccinationCertificate, Error> {
     let expires = now + Duration::days(VALIDITY_DAYS);
     let dcc = certs::dcc::Dcc::from_json(&c.payload).map_err(|_| Error::internal())?;
     let cwt = certs::hcert::CwtPayload::new(COUNTRY, now, expires, &dcc);
-    let hc1 = certs::hcert::encode(&cwt, &signer).map_err(|e| {
+    let hc1 = certs::hcert::encode(&cwt, signer).map_err(|e| {
         tracing::error!(%e, "signing a certificate");
         Error::internal()
     })?;
@@ -224,11 +235,11 @@ pub async fn issue_now(
     now: DateTime<Utc>,
     actor: &str,
 ) -> Result<VaccinationCertificate, Error> {
-    // Fail before writing anything when no key can sign.
-    crate::hierarchy::current_signer(store, passphrase, now).await?;
+    // Opened first (one Argon2 derivation): no key that can sign, nothing written.
+    let signer = crate::hierarchy::current_signer(store, passphrase, now).await?;
     let c = request(store, person, now, actor).await?;
-    approve(store, c.id, now, actor).await?;
-    sign(store, passphrase, c.id, now, actor).await
+    let c = approve(store, c.id, now, actor).await?;
+    sign_with(store, &signer, c, now, actor).await
 }
 
 /// The register person holding a citizen ID.

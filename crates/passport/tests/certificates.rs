@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::ErrorCode;
 use domain::person::{NationalId, Person, Sex};
 use passport::{Passphrase, hierarchy, issuing, verifying};
-use store::{CertificateStatus, LinkDecision, LinkStatus, NewSourceRecord, RecordKind, Store};
+use store::CertificateStatus;
 use testkit::TestDb;
 use uuid::Uuid;
 
@@ -36,32 +36,6 @@ fn person(name: &str, serial: u32) -> Person {
     }
 }
 
-async fn give_dose(s: &dyn Store, p: &Person, product: &str, date: &str) {
-    let r = NewSourceRecord {
-        id: Uuid::now_v7(),
-        kind: RecordKind::Dose,
-        source: "TYT-TEST".into(),
-        external_id: format!("{}-{date}", p.id),
-        full_name: p.full_name.clone(),
-        dob: p.dob.to_string(),
-        sex: "female".into(),
-        national_id: String::new(),
-        commune_code: p.commune_code.clone(),
-        phone: String::new(),
-        payload: serde_json::json!({"vaccine": product, "dose_date": date}),
-        batch_id: Uuid::nil(),
-    };
-    let d = LinkDecision {
-        record_id: r.id,
-        status: LinkStatus::Linked,
-        person_id: Some(p.id),
-        probability: Some(1.0),
-        decided_by: "test".into(),
-        candidates: None,
-    };
-    s.insert_decided_records(&[r], &[d], None).await.unwrap();
-}
-
 #[tokio::test]
 async fn certificates_are_issued_from_the_registry_and_verified() {
     let pass = Passphrase::new("mật khẩu thử nghiệm dài").unwrap();
@@ -73,9 +47,9 @@ async fn certificates_are_issued_from_the_registry_and_verified() {
         s.insert_persons(&[tuyet.clone(), half.clone()])
             .await
             .unwrap();
-        give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-02").await;
-        give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-30").await;
-        give_dose(s, &half, "EU/1/21/1529", "2021-09-01").await;
+        testkit::give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-02").await;
+        testkit::give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-30").await;
+        testkit::give_dose(s, &half, "EU/1/21/1529", "2021-09-01").await;
 
         // No key yet: a clear error and nothing written.
         let now = at(2022, 1, 10);
@@ -185,7 +159,7 @@ async fn certificates_are_issued_from_the_registry_and_verified() {
                 .unwrap()
                 .valid
         );
-        give_dose(s, &tuyet, "EU/1/20/1507", "2022-06-15").await;
+        testkit::give_dose(s, &tuyet, "EU/1/20/1507", "2022-06-15").await;
         // Two steps: the province cannot sign before the site approves.
         let pending = issuing::request(s, &tuyet, later, "diemtiem")
             .await

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use domain::person::{NationalId, Person, Sex};
 use passport::{Passphrase, hierarchy, issuing};
-use store::{LinkDecision, LinkStatus, NewSourceRecord, RecordKind, SigningRole, Store};
+use store::SigningRole;
 use testkit::TestDb;
 use uuid::Uuid;
 
@@ -45,32 +45,6 @@ fn person(name: &str, serial: u32) -> Person {
         national_id: NationalId::compose(12, 1985, Sex::Female, serial),
         phone: None,
     }
-}
-
-async fn give_dose(s: &dyn Store, p: &Person, product: &str, date: &str) {
-    let r = NewSourceRecord {
-        id: Uuid::now_v7(),
-        kind: RecordKind::Dose,
-        source: "TYT-TEST".into(),
-        external_id: format!("{}-{date}", p.id),
-        full_name: p.full_name.clone(),
-        dob: p.dob.to_string(),
-        sex: "female".into(),
-        national_id: String::new(),
-        commune_code: p.commune_code.clone(),
-        phone: String::new(),
-        payload: serde_json::json!({"vaccine": product, "dose_date": date}),
-        batch_id: Uuid::nil(),
-    };
-    let d = LinkDecision {
-        record_id: r.id,
-        status: LinkStatus::Linked,
-        person_id: Some(p.id),
-        probability: Some(1.0),
-        decided_by: "test".into(),
-        candidates: None,
-    };
-    s.insert_decided_records(&[r], &[d], None).await.unwrap();
 }
 
 /// Whether `python3` can import the verifier's packages; prints why not.
@@ -208,8 +182,8 @@ async fn an_independent_python_verifier_accepts_our_certificates() {
     s.insert_persons(std::slice::from_ref(&tuyet))
         .await
         .unwrap();
-    give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-02").await;
-    give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-30").await;
+    testkit::give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-02").await;
+    testkit::give_dose(s, &tuyet, "EU/1/20/1528", "2021-08-30").await;
     let now = at(2022, 1, 10);
     let c = issuing::issue_now(s, &pass, &tuyet, now, "tinh")
         .await

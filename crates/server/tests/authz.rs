@@ -119,25 +119,6 @@ fn cert_passphrase() -> Result<passport::Passphrase, domain::Error> {
     passport::Passphrase::new("authz test signing passphrase")
 }
 
-/// A linked dose record for a person (two make the primary series of Pfizer).
-async fn give_dose(s: &dyn store::Store, p: &Person, date: chrono::NaiveDate) {
-    let mut r = source_record(&p.commune_code, &format!("{}-{date}", p.id));
-    r.source = "authz-cert".into();
-    r.full_name = p.full_name.clone();
-    r.dob = p.dob.to_string();
-    r.sex = p.sex.as_str().into();
-    r.payload = serde_json::json!({"vaccine": "EU/1/20/1528", "dose_date": date.to_string()});
-    let d = store::LinkDecision {
-        record_id: r.id,
-        status: store::LinkStatus::Linked,
-        person_id: Some(p.id),
-        probability: Some(1.0),
-        decided_by: "authz".into(),
-        candidates: None,
-    };
-    s.insert_decided_records(&[r], &[d], None).await.unwrap();
-}
-
 /// The certificates of a person for one caller: the person's signed certificate (made once,
 /// after two doses) and a new pending one.
 async fn certs_for(w: &World, issued: &mut HashMap<Uuid, Uuid>, person: Uuid) -> Certs {
@@ -155,8 +136,10 @@ async fn certs_for(w: &World, issued: &mut HashMap<Uuid, Uuid>, person: Uuid) ->
             .dob
             .max(chrono::NaiveDate::from_ymd_opt(2021, 8, 2).unwrap())
             + chrono::Duration::days(1);
-        give_dose(s, &p, first).await;
-        give_dose(s, &p, first + chrono::Duration::days(28)).await;
+        // Two Comirnaty doses: the primary series.
+        for date in [first, first + chrono::Duration::days(28)] {
+            testkit::give_dose(s, &p, "EU/1/20/1528", &date.to_string()).await;
+        }
         let c = passport::issuing::issue_now(s, &cert_passphrase().unwrap(), &p, now, "authz")
             .await
             .expect("certificate issued");

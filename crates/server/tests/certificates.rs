@@ -10,9 +10,8 @@ use domain::person::Person;
 use passport::{Passphrase, hierarchy};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use store::{LinkDecision, LinkStatus, NewSourceRecord, RecordKind, Store};
+use store::Store;
 use testkit::{TestApp, TestDb};
-use uuid::Uuid;
 
 const PASSPHRASE: &str = "mật khẩu khoá ký thử nghiệm";
 
@@ -24,36 +23,9 @@ fn wrong_passphrase() -> Result<Passphrase, domain::Error> {
     Passphrase::new("không phải mật khẩu này")
 }
 
-/// A linked dose record for `p` (what the intake would have stored).
-async fn give_dose(s: &dyn Store, p: &Person, product: &str, date: &str) {
-    let r = NewSourceRecord {
-        id: Uuid::now_v7(),
-        kind: RecordKind::Dose,
-        source: "TYT-CERT".into(),
-        external_id: format!("{}-{date}", p.id),
-        full_name: p.full_name.clone(),
-        dob: p.dob.to_string(),
-        sex: p.sex.as_str().into(),
-        national_id: String::new(),
-        commune_code: p.commune_code.clone(),
-        phone: String::new(),
-        payload: json!({"vaccine": product, "dose_date": date}),
-        batch_id: Uuid::nil(),
-    };
-    let d = LinkDecision {
-        record_id: r.id,
-        status: LinkStatus::Linked,
-        person_id: Some(p.id),
-        probability: Some(1.0),
-        decided_by: "test".into(),
-        candidates: None,
-    };
-    s.insert_decided_records(&[r], &[d], None).await.unwrap();
-}
-
 async fn vaccinate(s: &dyn Store, p: &Person) {
-    give_dose(s, p, "EU/1/20/1528", "2021-08-02").await;
-    give_dose(s, p, "EU/1/20/1528", "2021-08-30").await;
+    testkit::give_dose(s, p, "EU/1/20/1528", "2021-08-02").await;
+    testkit::give_dose(s, p, "EU/1/20/1528", "2021-08-30").await;
 }
 
 fn adults(persons: &[Person]) -> Vec<Person> {

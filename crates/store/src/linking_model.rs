@@ -258,6 +258,21 @@ pub(crate) fn record_not_found(id: Uuid) -> Error {
     .with_details(serde_json::json!({ "record_id": id }))
 }
 
+/// Checks that every person a decision names was `found` (id → merged into) and not merged.
+pub(crate) fn check_linkable(
+    persons: &[Uuid],
+    found: &std::collections::HashMap<Uuid, Option<Uuid>>,
+) -> Result<(), Error> {
+    for p in persons {
+        match found.get(p) {
+            None => return Err(person_not_linkable(*p, None)),
+            Some(Some(into)) => return Err(person_not_linkable(*p, Some(*into))),
+            Some(None) => {}
+        }
+    }
+    Ok(())
+}
+
 /// A decision names a person who does not exist or was merged into another.
 pub(crate) fn person_not_linkable(id: Uuid, merged_into: Option<Uuid>) -> Error {
     match merged_into {
@@ -428,14 +443,7 @@ impl<'a> DecidedInsertPlan<'a> {
         &self,
         found: &std::collections::HashMap<Uuid, Option<Uuid>>,
     ) -> Result<(), Error> {
-        for p in &self.linked_persons {
-            match found.get(p) {
-                None => return Err(person_not_linkable(*p, None)),
-                Some(Some(into)) => return Err(person_not_linkable(*p, Some(*into))),
-                Some(None) => {}
-            }
-        }
-        Ok(())
+        check_linkable(&self.linked_persons, found)
     }
 }
 

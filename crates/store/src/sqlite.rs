@@ -26,9 +26,9 @@ use crate::coverage::{
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
     DecidedInsertPlan, LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge,
-    SourceRecord, SourceRecordQuery, check_decisions, last_decision_per_record,
+    SourceRecord, SourceRecordQuery, check_decisions, check_linkable, last_decision_per_record,
     merge_already_undone, merge_not_found, merge_person_already_merged, merge_person_missing,
-    merge_same_person, parse_json, person_not_linkable, record_not_found,
+    merge_same_person, parse_json, record_not_found,
 };
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
@@ -676,13 +676,7 @@ impl Store for SqliteStore {
                 );
             }
         }
-        for p in persons {
-            match found.get(&p) {
-                None => return Err(person_not_linkable(p, None)),
-                Some(Some(into)) => return Err(person_not_linkable(p, Some(*into))),
-                Some(None) => {}
-            }
-        }
+        check_linkable(&persons, &found)?;
         // Persons whose doses change: the records' current persons and their new ones.
         let mut coverage_persons: Vec<Uuid> =
             decisions.iter().filter_map(|d| d.person_id).collect();

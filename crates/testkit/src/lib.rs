@@ -286,6 +286,42 @@ impl TestApp {
     }
 }
 
+/// Stores a dose record (site `TYT-TEST`) linked to `person` — what a vaccination site's record
+/// becomes once linked — for tests that need a vaccination history.
+pub async fn give_dose(
+    store: &dyn store::Store,
+    person: &domain::person::Person,
+    product: &str,
+    date: &str,
+) {
+    let record = store::NewSourceRecord {
+        id: uuid::Uuid::now_v7(),
+        kind: store::RecordKind::Dose,
+        source: "TYT-TEST".into(),
+        external_id: format!("{}-{date}", person.id),
+        full_name: person.full_name.clone(),
+        dob: person.dob.to_string(),
+        sex: person.sex.as_str().into(),
+        national_id: String::new(),
+        commune_code: person.commune_code.clone(),
+        phone: String::new(),
+        payload: serde_json::json!({"vaccine": product, "dose_date": date}),
+        batch_id: uuid::Uuid::nil(),
+    };
+    let decision = store::LinkDecision {
+        record_id: record.id,
+        status: store::LinkStatus::Linked,
+        person_id: Some(person.id),
+        probability: Some(1.0),
+        decided_by: "test".into(),
+        candidates: None,
+    };
+    store
+        .insert_decided_records(&[record], &[decision], None)
+        .await
+        .expect("store a linked dose");
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
