@@ -1,6 +1,6 @@
 //! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `link`,
 //! `dedupe`, `linkage-data`, `link-score`, `user`, `token`, `audit`, `coverage`,
-//! `allocate`, `followup`, `cert`.
+//! `allocate`, `followup`, `cert`, `rules`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -67,6 +67,9 @@ enum Command {
     /// Vaccination certificates (EU DCC): keys, issuing, verifying, trust list, revocation.
     #[command(subcommand)]
     Cert(commands::cert::Command),
+    /// Rulesets (home care, severity, case management): list them, or check an input file.
+    #[command(subcommand)]
+    Rules(commands::rules::Command),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             Command::Allocate(a) => commands::coverage::allocate(a, &file).await,
             Command::Followup(a) => commands::followup::run(a, &file).await,
             Command::Cert(c) => commands::cert::run(c, &file).await,
+            Command::Rules(c) => commands::rules::run(c),
         }
     });
     match result {

@@ -36,6 +36,7 @@ fn bad_database_urls_give_one_line_errors() {
 fn demo_is_deterministic_and_reports_counts() {
     let dir = tempfile::tempdir().unwrap();
     let mut dumps = Vec::new();
+    let mut epidemics = Vec::new();
     for name in ["a", "b"] {
         let url = format!(
             "sqlite://{}",
@@ -52,6 +53,8 @@ fn demo_is_deterministic_and_reports_counts() {
                 "3000",
                 "--seed",
                 "5",
+                "--today",
+                "2026-11-22",
             ])
             .output()
             .unwrap();
@@ -64,6 +67,21 @@ fn demo_is_deterministic_and_reports_counts() {
         assert_eq!(report["persons"], 3000);
         assert!(report["households"].as_u64().unwrap() > 500);
         assert!(report["denominator_rows"].as_u64().unwrap() > 0);
+        // The epidemic: the 2022 wave, and an outbreak of the last 14 days followed at home.
+        let e = &report["epidemic"];
+        assert_eq!(e["today"], "2026-11-22");
+        let wave = e["wave_cases"].as_u64().unwrap();
+        assert!((450..=750).contains(&wave), "{e}");
+        assert!(e["current_cases"].as_u64().unwrap() > 0, "{e}");
+        assert!(e["checkins"].as_u64().unwrap() > 0, "{e}");
+        assert_eq!(e["unmatched_cases"], 0, "{e}");
+        assert_eq!(e["current_tests"]["unlinked"], 0, "{e}");
+        epidemics.push(serde_json::json!({
+            "wave_cases": wave,
+            "current_cases": e["current_cases"],
+            "contacts": e["contacts"],
+            "declarations": e["declarations"],
+        }));
         // Read the rows back through SQLite itself.
         let rt = tokio::runtime::Runtime::new().unwrap();
         let dump = rt.block_on(async {
@@ -77,6 +95,10 @@ fn demo_is_deterministic_and_reports_counts() {
         dumps.push(dump);
     }
     assert_eq!(dumps[0], dumps[1], "same seed, same population");
+    assert_eq!(
+        epidemics[0], epidemics[1],
+        "same seed and day, same epidemic"
+    );
 
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
     let out = phongdich()
@@ -1737,4 +1759,282 @@ fn cert_verify_agrees_with_the_eu_test_data() {
     eprintln!("cert verify on dgc-testdata: signature verdict agrees on {agreed}/{checked} files");
     assert!(checked > 300, "only {checked} files checked");
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// `phongdich rules check home-care` gives the same assessment as `domain::home_care::assess`:
+/// a well adult stays home; SpO2 93 with breathlessness is a severe emergency; an unknown
+/// symptom is refused by name. `rules list` names every ruleset with its citation.
+#[test]
+fn rules_check_home_care_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, input: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, input).unwrap();
+        let mut args = vec![
+            "rules",
+            "check",
+            "home-care",
+            "--input",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run_json(&args)
+    };
+
+    let (ok, out, err) = check(
+        "well.json",
+        r#"{"age_years": 35, "resp_rate": 16, "spo2": 98, "pulse": 78, "systolic": 118,
+            "diastolic": 76, "temp_c": 37.2, "symptoms": ["cough"], "fully_vaccinated": true}"#,
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["escalate"], false, "{out}");
+    assert_eq!(out["eligible_home_care"], true, "{out}");
+    assert!(
+        ["asymptomatic", "mild"].contains(&out["severity"].as_str().unwrap()),
+        "{out}"
+    );
+    assert_eq!(out["alert"], "none");
+    assert_eq!(out["ruleset"], "home-care-strict-2022");
+    assert_eq!(out["reasons"].as_array().unwrap().len(), 0);
+
+    let (ok, out, err) = check(
+        "severe.json",
+        r#"{"age_years": 62, "resp_rate": null, "spo2": 93, "pulse": 104, "systolic": null,
+            "diastolic": null, "temp_c": 38.5, "symptoms": ["dyspnoea", "fever"]}"#,
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["escalate"], true, "{out}");
+    assert_eq!(out["severity"], "severe");
+    assert_eq!(out["alert"], "emergency");
+    assert_eq!(out["eligible_home_care"], false);
+    let codes: Vec<&str> = out["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"spo2_below_94"), "{codes:?}");
+    assert!(codes.contains(&"dyspnoea"), "{codes:?}");
+    let spo2 = out["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "spo2_below_94")
+        .unwrap();
+    assert_eq!(spo2["verified"], false);
+    assert!(spo2["message_vi"].as_str().unwrap().contains("93%"));
+
+    // Another ruleset by id; an unknown one is refused.
+    let (ok, out, err) = check(
+        "severe.json",
+        r#"{"age_years": 62, "spo2": 93, "symptoms": ["dyspnoea"]}"#,
+        &["--ruleset", "qd-261-2022"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["ruleset"], "qd-261-2022");
+    assert_eq!(out["severity_table"], "qd-4689-2021");
+    let (ok, _, err) = check("well.json", r#"{"age_years": 30}"#, &["--ruleset", "nope"]);
+    assert!(!ok);
+    assert!(err.contains("nope"), "{err}");
+
+    let (ok, out, err) = check(
+        "bad.json",
+        r#"{"age_years": 30, "spo2": 97, "symptoms": ["sneezing"]}"#,
+        &[],
+    );
+    assert!(!ok, "{out}");
+    assert!(err.contains("sneezing"), "{err}");
+    assert!(err.starts_with("lỗi [invalid_input]"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    let (ok, _, err) = check("broken.json", "{not json", &[]);
+    assert!(!ok);
+    assert!(err.starts_with("lỗi"), "{err}");
+    let (ok, _, err) = run_json(&[
+        "rules",
+        "check",
+        "home-care",
+        "--input",
+        dir.path().join("missing.json").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("missing.json"), "{err}");
+
+    let (ok, out, err) = run_json(&["rules", "list"]);
+    assert!(ok, "{err}");
+    let ids = |k: &str| -> Vec<String> {
+        out[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids("home_care"),
+        ["home-care-strict-2022", "qd-4038-2021", "qd-261-2022"]
+    );
+    assert_eq!(ids("severity_tables"), ["qd-2671-2023", "qd-4689-2021"]);
+    assert_eq!(ids("case"), ["case-group-a-2022", "case-group-b-2023"]);
+    assert_eq!(out["case"][1]["effective_from"], "2023-10-20");
+    assert!(
+        out["case"][1]["citation"]
+            .as_str()
+            .unwrap()
+            .contains("3896/QĐ-BYT")
+    );
+    assert!(
+        out["home_care"][0]["citation"]
+            .as_str()
+            .unwrap()
+            .contains("261/QĐ-BYT")
+    );
+}
+
+#[test]
+fn import_tests_opens_cases_rejects_bad_rows_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (ok, _, err) = run_json(&[
+        "demo",
+        "--database",
+        &url,
+        "--persons",
+        "2000",
+        "--seed",
+        "5",
+        "--no-epidemic",
+    ]);
+    assert!(ok, "{err}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let persons: Vec<domain::person::Person> = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let mut q = store::PersonQuery::new(store::PersonScope::Province("12".into()));
+        q.limit = 200;
+        let page = s.list_persons(&q).await.unwrap();
+        s.close().await;
+        page.items
+            .into_iter()
+            .filter(|p| p.national_id.is_some())
+            .take(5)
+            .collect()
+    });
+    assert_eq!(persons.len(), 5);
+    // The import bounds sample dates by today in Vietnam.
+    let today = intake::care::local_date(chrono::Utc::now());
+    let day = |d: i64| (today - chrono::TimeDelta::days(d)).to_string();
+    let file = dir.path().join("xet-nghiem.csv");
+    let mut w = csv::Writer::from_path(&file).unwrap();
+    w.write_record(domain::test_record::COLUMNS).unwrap();
+    let row = |p: &domain::person::Person, id: &str, sample: &str, kind: &str, result: &str| {
+        // The file's own order of columns: domain::test_record::COLUMNS.
+        domain::test_record::COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "record_id" => id.to_string(),
+                "national_id" => p.national_id.as_ref().unwrap().as_str().to_string(),
+                "full_name" => p.full_name.clone(),
+                "dob" => p.dob.to_string(),
+                "sex" => p.sex.as_str().to_string(),
+                "commune_code" => p.commune_code.clone(),
+                "phone" => String::new(),
+                "sample_date" => sample.to_string(),
+                "test_type" => kind.to_string(),
+                "result" => result.to_string(),
+                "lab_code" => "CDC-12".to_string(),
+                other => panic!("column {other} not filled"),
+            })
+            .collect::<Vec<String>>()
+    };
+    let (a, b, c, d, e) = (
+        &persons[0],
+        &persons[1],
+        &persons[2],
+        &persons[3],
+        &persons[4],
+    );
+    // Two tests of one person in one episode, one Vietnamese spelling ("test nhanh", "dương tính").
+    w.write_record(row(a, "X1", &day(3), "rt-pcr", "positive"))
+        .unwrap();
+    w.write_record(row(a, "X2", &day(1), "rapid-antigen", "positive"))
+        .unwrap();
+    w.write_record(row(b, "X3", &day(2), "test nhanh", "dương tính"))
+        .unwrap();
+    w.write_record(row(c, "X4", &day(2), "rt-pcr", "negative"))
+        .unwrap();
+    // An antibody test never opens a case.
+    w.write_record(row(d, "X5", &day(2), "antibody", "positive"))
+        .unwrap();
+    // Bad rows: an unknown result, a sample taken tomorrow, no lab.
+    w.write_record(row(e, "X6", &day(1), "rt-pcr", "maybe"))
+        .unwrap();
+    w.write_record(row(e, "X7", &day(-1), "rt-pcr", "positive"))
+        .unwrap();
+    let mut no_lab = row(e, "X8", &day(1), "rt-pcr", "positive");
+    *no_lab.last_mut().unwrap() = String::new();
+    w.write_record(no_lab).unwrap();
+    w.flush().unwrap();
+
+    let import = || {
+        let (ok, out, err) = run_json(&[
+            "import",
+            "tests",
+            file.to_str().unwrap(),
+            "--database",
+            &url,
+        ]);
+        assert!(ok, "{err}");
+        out
+    };
+    let first = import();
+    assert_eq!(first["inserted"], 5, "{first}");
+    assert_eq!(first["rejected"], 3, "{first}");
+    assert_eq!(first["linked"], 5, "{first}");
+    assert_eq!(first["cases_created"], 2, "{first}");
+    let errors = std::fs::read_to_string(first["errors_file"].as_str().unwrap()).unwrap();
+    // Data rows start on line 2: X6 is line 7, X7 line 8, X8 line 9.
+    assert!(errors.contains("7,result"), "{errors}");
+    assert!(errors.contains("8,sample_date"), "{errors}");
+    assert!(errors.contains("9,lab_code"), "{errors}");
+
+    // The same file again: nothing new, no second case.
+    let again = import();
+    assert_eq!(again["inserted"], 0, "{again}");
+    assert_eq!(again["duplicates"], 5, "{again}");
+    assert_eq!(again["cases_created"], 0, "{again}");
+    assert_eq!(again["cases_updated"], 0, "{again}");
+
+    let cases = rt.block_on(async {
+        let s = store::open(&url).await.unwrap();
+        let mut n = Vec::new();
+        for p in [a, b, c, d] {
+            n.push(s.cases_of_person(p.id).await.unwrap());
+        }
+        s.close().await;
+        n
+    });
+    assert_eq!(cases[0].len(), 1, "one episode for two positives");
+    assert_eq!(
+        cases[0][0].first_positive,
+        today - chrono::TimeDelta::days(3)
+    );
+    assert_eq!(
+        cases[0][0].last_positive,
+        today - chrono::TimeDelta::days(1)
+    );
+    assert_eq!(cases[1].len(), 1);
+    assert!(cases[2].is_empty() && cases[3].is_empty());
+
+    // A file without the result column is refused as a whole, naming the column.
+    let bad = dir.path().join("thieu-cot.csv");
+    std::fs::write(
+        &bad,
+        "record_id,sample_date,test_type,lab_code\nZ1,2022-01-01,rt-pcr,L\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run_json(&["import", "tests", bad.to_str().unwrap(), "--database", &url]);
+    assert!(!ok);
+    assert!(err.contains("result"), "{err}");
 }

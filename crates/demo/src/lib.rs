@@ -11,10 +11,12 @@
 //! that provinces generated with the same seed differ (UUIDs included), and nothing iterates a
 //! hash map. Module [`noisy`] derives registers and error-laden records from it for record-linkage
 //! tests and benchmarks; module [`vaccination`] gives its persons 2021–2023 COVID-19 vaccination
-//! histories (sites, vaccine lots, doses). Citizen IDs are unique within a population and, by
+//! histories (sites, vaccine lots, doses), and module [`epidemic`] a COVID-19 epidemic consistent
+//! with them (the 2022 Omicron wave and a small current outbreak). Citizen IDs are unique within a population and, by
 //! construction, across the populations of different provinces (see `identity`). Generation runs
 //! at well over half a million persons per second in release builds.
 
+pub mod epidemic;
 mod geography;
 mod households;
 mod identity;

@@ -127,6 +127,21 @@ pub enum Permission {
     ApproveCertificates,
     /// Sign approved certificates with the province's document signer.
     SignCertificates,
+    /// Send lab test results (form, API, file) for persons of the unit.
+    RecordTests,
+    /// Read and manage the unit's cases (F0): classification, severity, care, outcome, staff
+    /// check-ins, the alert queue, discharge.
+    ManageCases,
+    /// Read surveillance aggregates of any unit (daily figures, no personal data).
+    ViewSurveillance,
+    /// Submit the unit's daily report.
+    SubmitDailyReport,
+    /// Manage contacts, clusters, sampling sessions and entry declarations of the unit.
+    ManageOutbreaks,
+    /// Work a laboratory's sample queue (receive samples, enter results).
+    ProcessSamples,
+    /// A citizen's own home-care check-ins.
+    SelfReport,
 }
 
 /// What a route requires of its caller.
@@ -205,6 +220,31 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
             Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | VaccinationSite
         ),
         SignCertificates => matches!(role, Admin | ProvinceOfficer),
+        RecordTests => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | Lab | TreatmentFacility
+        ),
+        ManageCases => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | TreatmentFacility
+        ),
+        ViewSurveillance => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | Lab | TreatmentFacility
+        ),
+        SubmitDailyReport => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff
+        ),
+        ManageOutbreaks => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff
+        ),
+        ProcessSamples => matches!(
+            role,
+            Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | Lab
+        ),
+        SelfReport => role == Citizen,
     }
 }
 

@@ -6,13 +6,17 @@
 pub mod allocation;
 pub mod audit;
 pub mod auth;
+pub mod case_rules;
 pub mod dose_record;
 pub mod error;
+pub mod home_care;
 pub mod name;
 pub mod person;
 pub mod population;
 pub mod register;
 pub mod schedule;
+pub mod surveillance;
+pub mod test_record;
 pub mod units;
 pub mod vaccines;
 

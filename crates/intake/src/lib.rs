@@ -13,8 +13,11 @@
 //! accept a candidate, reject them all, or create a new person from the record.
 
 pub mod allocation_need;
+pub mod care;
 pub mod doses;
 pub mod followup;
+pub mod lab_tests;
+pub mod outbreaks;
 
 use std::collections::{HashMap, HashSet};
 
@@ -170,16 +173,15 @@ pub async fn index_register(store: &dyn Store, linker: &Linker) -> Result<usize>
     }
 }
 
-/// Links a batch and stores it with its decisions in one transaction: records carrying a register
+/// Decides how each record of a batch links, storing nothing: records carrying a register
 /// person's exact citizen ID (with agreeing birth year and given name) are linked without scoring,
 /// the others through the model (the index is brought up to date first, the model is fitted on
-/// the first batch). Idempotent: records already stored are counted as duplicates and left as
-/// they are.
-pub async fn link_batch(
+/// the first batch). The summary carries `indexed` and `trained`; the counts per status
+/// are left for the caller, which knows which records were actually inserted.
+pub async fn decide_links(
     store: &dyn Store,
     records: &[NewSourceRecord],
-    audit: Option<&NewAuditEntry>,
-) -> Result<BatchSummary> {
+) -> Result<(Vec<LinkDecision>, BatchSummary)> {
     let mut summary = BatchSummary::default();
     let all: Vec<&NewSourceRecord> = records.iter().collect();
     let (mut decisions, rest) = exact_id_links(store, &all).await?;
@@ -205,6 +207,17 @@ pub async fn link_batch(
             "scored a batch"
         );
     }
+    Ok((decisions, summary))
+}
+
+/// Links a batch and stores it with its decisions in one transaction (see [`decide_links`]).
+/// Idempotent: records already stored are counted as duplicates and left as they are.
+pub async fn link_batch(
+    store: &dyn Store,
+    records: &[NewSourceRecord],
+    audit: Option<&NewAuditEntry>,
+) -> Result<BatchSummary> {
+    let (decisions, mut summary) = decide_links(store, records).await?;
     let inserted: HashSet<Uuid> = store
         .insert_decided_records(records, &decisions, audit)
         .await?

@@ -58,6 +58,10 @@ struct World {
     /// scoped user's unit) and one typed in Hà Nội (outside).
     record_inside: Uuid,
     record_outside: Uuid,
+    /// The open case of each person a case probe may target (person id → case id).
+    cases: HashMap<Uuid, Uuid>,
+    /// Outbreak records around each of those cases (person id → records).
+    outbreaks: HashMap<Uuid, OutbreakFixture>,
 }
 
 fn source_record(commune: &str, id: &str) -> store::NewSourceRecord {
@@ -104,6 +108,8 @@ async fn world() -> World {
     )
     .await
     .unwrap();
+    let cases = open_cases(db.store.as_ref(), &inside, &outside).await;
+    let outbreaks = outbreak_fixtures(db.store.as_ref(), &cases, &inside, &outside).await;
     let app = TestApp::spawn_with(db, |s| s.with_cert_passphrase(cert_passphrase)).await;
     World {
         app,
@@ -111,6 +117,8 @@ async fn world() -> World {
         outside,
         record_inside,
         record_outside,
+        cases,
+        outbreaks,
     }
 }
 
@@ -424,6 +432,148 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
         ("GET", "/api/v1/persons/{id}/certificates") => {
             p(format!("/api/v1/persons/{person}/certificates"))
         }
+        // Outbreak response: records of the person's case, lists and creations for the unit.
+        ("GET" | "POST", "/api/v1/cases/{id}/contacts")
+        | ("GET", "/api/v1/cases/{id}/graph.svg") => {
+            let case = w.cases.get(&person).copied().unwrap_or_else(Uuid::nil);
+            Probe {
+                method: m,
+                path: spec.path.replace("{id}", &case.to_string()),
+                body: (spec.method == Method::POST).then(|| {
+                    serde_json::json!({"full_name": "Lò Thị Tiếp", "last_exposure": "2022-03-01"})
+                }),
+            }
+        }
+        (_, path)
+            if [
+                "/api/v1/contacts/",
+                "/api/v1/clusters/{id}",
+                "/api/v1/sample-sessions/{id}",
+                "/api/v1/samples/{id}",
+            ]
+            .iter()
+            .any(|prefix| path.starts_with(prefix)) =>
+        {
+            let f = w.outbreaks.get(&person);
+            let id = |pick: fn(&OutbreakFixture) -> Uuid| {
+                f.map(pick).unwrap_or_else(Uuid::nil).to_string()
+            };
+            let case = w.cases.get(&person).copied().unwrap_or_else(Uuid::nil);
+            let (target, body) = match path {
+                "/api/v1/contacts/{id}" => (
+                    id(|f| f.contact),
+                    Some(serde_json::json!({"note": "probe"})),
+                ),
+                "/api/v1/clusters/{id}/cases" => {
+                    (id(|f| f.cluster), Some(serde_json::json!({"add": [case]})))
+                }
+                "/api/v1/sample-sessions/{id}/samples" => (
+                    id(|f| f.session),
+                    Some(
+                        serde_json::json!({"code": Uuid::new_v4().simple().to_string(),
+                                            "members": [{"full_name": "Lò Văn Thử"}]}),
+                    ),
+                ),
+                "/api/v1/samples/{id}/receive" => (id(|f| f.sample), Some(serde_json::json!({}))),
+                "/api/v1/samples/{id}/result" => (
+                    id(|f| f.sample),
+                    Some(serde_json::json!({"result": "negative"})),
+                ),
+                _ => (
+                    id(|f| f.cluster),
+                    (spec.method == Method::PATCH).then(|| serde_json::json!({"zoning": "zoned"})),
+                ),
+            };
+            Probe {
+                method: m,
+                path: path.replace("{id}", &target),
+                body,
+            }
+        }
+        ("POST", "/api/v1/clusters" | "/api/v1/sample-sessions" | "/api/v1/entry-declarations") => {
+            let (commune, h) = outbreak_commune(w, c, inside);
+            let body = match spec.path.as_str() {
+                "/api/v1/clusters" => {
+                    serde_json::json!({"name": "Ổ dịch thử", "commune_code": commune, "hierarchy": h})
+                }
+                "/api/v1/sample-sessions" => {
+                    serde_json::json!({"place": "Điểm thử", "lab_code": "AUTHZ-LAB",
+                                                                "commune_code": commune, "hierarchy": h})
+                }
+                _ => serde_json::json!({"full_name": "Người Về", "document_number": "C1234567",
+                                        "gate_code": "G1", "entered_on": "2022-03-01", "from_area": "Lào",
+                                        "variant_area": true, "commune_code": commune, "hierarchy": h}),
+            };
+            Probe {
+                method: m,
+                path: spec.path.clone(),
+                body: Some(body),
+            }
+        }
+        ("GET", "/api/v1/clusters" | "/api/v1/sample-sessions" | "/api/v1/entry-declarations") => {
+            p(format!("{}?unit={unit}&hierarchy={version}", spec.path))
+        }
+        ("GET", "/api/v1/lab-queue" | "/api/v1/lab-turnaround") => p(format!(
+            "{}?lab=AUTHZ-LAB&unit={unit}&hierarchy={version}",
+            spec.path
+        )),
+        ("GET", "/api/v1/entry-declarations/share") => p(format!(
+            "{}?unit={}",
+            spec.path,
+            if inside { "12" } else { "01" }
+        )),
+        ("PUT", "/api/v1/border-counts") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(
+                serde_json::json!({"gate_code": "G1", "province_code": if inside { "12" } else { "01" },
+                                          "day": "2022-03-01", "entrants": 10, "from_variant_areas": 2}),
+            ),
+        },
+        ("POST", "/api/v1/tests") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({"records": [{
+                "record_id": Uuid::new_v4().to_string(), "full_name": "Lò Văn Thử",
+                "dob": "1990-05-05", "sex": "male", "commune_code": dose_commune(w, c, inside),
+                "sample_date": "2022-03-01", "test_type": "rt-pcr", "result": "negative",
+                "lab_code": "probe"}]})),
+        },
+        ("GET", "/api/v1/cases") => p(format!(
+            "/api/v1/cases?unit={unit}&hierarchy={version}&limit=500"
+        )),
+        ("GET", "/api/v1/alerts") => p(format!("/api/v1/alerts?unit={unit}&hierarchy={version}")),
+        ("GET", "/api/v1/daily-report" | "/api/v1/daily-report/missing") => p(format!(
+            "{}?unit={unit}&hierarchy={version}&day=2022-03-01",
+            spec.path
+        )),
+        ("POST", "/api/v1/daily-report") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(
+                serde_json::json!({"unit": unit, "hierarchy": version, "day": "2022-03-01"}),
+            ),
+        },
+        ("POST", "/api/v1/my/checkins") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({"spo2": 97, "resp_rate": 18})),
+        },
+        (_, path) if path.starts_with("/api/v1/cases/{id}") => {
+            let case = w.cases.get(&person).copied().unwrap_or_else(Uuid::nil);
+            let body = match (spec.method.as_str(), path) {
+                ("PATCH", _) => Some(serde_json::json!({"note": "probe"})),
+                (_, "/api/v1/cases/{id}/checkins") => {
+                    Some(serde_json::json!({"spo2": 97, "resp_rate": 18}))
+                }
+                _ => Some(serde_json::json!({})),
+            };
+            Probe {
+                method: m,
+                path: path.replace("{id}", &case.to_string()),
+                body: body.filter(|_| spec.method != Method::GET),
+            }
+        }
         ("GET", "/healthz" | "/readyz" | "/metrics") => p(spec.path.clone()),
         ("GET", path) if path.starts_with("/static/") => p(spec.path.clone()),
         (method, path) => panic!(
@@ -514,6 +664,60 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
         "/api/v1/doses" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         "/api/v1/doses" => StatusCode::CREATED,
         "/api/v1/persons/{id}/merge" => StatusCode::BAD_REQUEST,
+        // Cases: out-of-scope records 404, lists 403; aggregates of any unit.
+        "/api/v1/cases/{id}" | "/api/v1/cases/{id}/checkins" | "/api/v1/cases/{id}/discharge"
+            if !inside && role != Role::Admin =>
+        {
+            StatusCode::NOT_FOUND
+        }
+        "/api/v1/cases" | "/api/v1/alerts" | "/api/v1/tests" | "/api/v1/daily-report"
+            if spec.method != Method::GET || path != "/api/v1/daily-report" =>
+        {
+            match (inside || role == Role::Admin, spec.method == Method::POST) {
+                (false, _) => StatusCode::FORBIDDEN,
+                (true, true) => StatusCode::CREATED,
+                (true, false) => StatusCode::OK,
+            }
+        }
+        "/api/v1/cases/{id}/checkins" | "/api/v1/my/checkins" if spec.method == Method::POST => {
+            StatusCode::CREATED
+        }
+        // No negative test in this world: not ready to be discharged.
+        "/api/v1/cases/{id}/discharge" => StatusCode::BAD_REQUEST,
+        // Outbreak response: records outside the unit 404, lists and creations there 403.
+        "/api/v1/cases/{id}/contacts"
+        | "/api/v1/cases/{id}/graph.svg"
+        | "/api/v1/contacts/{id}"
+        | "/api/v1/clusters/{id}"
+        | "/api/v1/clusters/{id}/cases"
+        | "/api/v1/clusters/{id}/graph.svg"
+        | "/api/v1/sample-sessions/{id}/samples"
+        | "/api/v1/samples/{id}/receive"
+        | "/api/v1/samples/{id}/result"
+            if !inside && role != Role::Admin =>
+        {
+            StatusCode::NOT_FOUND
+        }
+        "/api/v1/clusters"
+        | "/api/v1/sample-sessions"
+        | "/api/v1/lab-queue"
+        | "/api/v1/lab-turnaround"
+        | "/api/v1/entry-declarations"
+        | "/api/v1/border-counts"
+        | "/api/v1/entry-declarations/share"
+            if !inside && role != Role::Admin =>
+        {
+            StatusCode::FORBIDDEN
+        }
+        "/api/v1/cases/{id}/contacts"
+        | "/api/v1/clusters"
+        | "/api/v1/sample-sessions"
+        | "/api/v1/sample-sessions/{id}/samples"
+        | "/api/v1/entry-declarations"
+            if spec.method == Method::POST =>
+        {
+            StatusCode::CREATED
+        }
         "/api/v1/persons/{id}/merges/{merge_id}/undo" => StatusCode::NOT_FOUND,
         // Coverage is aggregate (any unit); allocation only within the caller's unit.
         "/api/v1/allocation" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
@@ -628,6 +832,20 @@ async fn every_api_route_role_and_scope() {
                 {
                     failures.push(format!(
                         "LEAK: {} as {who} listed certificates of persons outside its unit",
+                        pr.path
+                    ));
+                }
+                if status == StatusCode::OK
+                    && spec.path == "/api/v1/cases"
+                    && (!list_within_scope(&body, c)
+                        || body["items"].as_array().into_iter().flatten().any(|i| {
+                            i["phone"]
+                                .as_str()
+                                .is_some_and(|n| !n.is_empty() && !n.contains('*'))
+                        }))
+                {
+                    failures.push(format!(
+                        "LEAK: {} as {who}: cases outside its unit or with a full phone",
                         pr.path
                     ));
                 }
@@ -760,4 +978,204 @@ async fn every_page_route_requires_its_rule() {
     assert_eq!(by_role.len(), 11);
     let _ = Permission::ReadAudit;
     w.app.stop().await;
+}
+
+/// Opens a case (a positive test sampled on 1/3/2022) for every person a case probe may target:
+/// the first Lai Châu person (inside every scope; the citizen's own) and the next one, the
+/// Hà Nội person, and the nearest persons outside the commune and the district of the first.
+async fn open_cases(
+    store: &dyn store::Store,
+    inside: &[Person],
+    outside: &Person,
+) -> HashMap<Uuid, Uuid> {
+    let units = domain::units::AdminUnits::embedded();
+    let first = &inside[0];
+    let district = first
+        .old_commune_code
+        .as_deref()
+        .and_then(|o| units.pre2025.get(o))
+        .and_then(|u| u.parent_code.clone())
+        .expect("a district");
+    let mut targets: Vec<&Person> = vec![first, &inside[1], outside];
+    targets.extend(inside.iter().find(|p| p.commune_code != first.commune_code));
+    targets.extend(inside.iter().find(|p| {
+        p.old_commune_code
+            .as_deref()
+            .is_some_and(|o| !units.pre2025.is_within(o, &district))
+    }));
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let rows: Vec<domain::test_record::TestRow> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let cells: HashMap<&str, String> = HashMap::from([
+                ("record_id", format!("authz-case-{i}")),
+                (
+                    "national_id",
+                    p.national_id
+                        .as_ref()
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                ),
+                ("full_name", p.full_name.clone()),
+                ("dob", p.dob.to_string()),
+                ("sex", p.sex.as_str().to_string()),
+                ("commune_code", p.commune_code.clone()),
+                ("sample_date", "2022-03-01".into()),
+                ("test_type", "rt-pcr".into()),
+                ("result", "positive".into()),
+                ("lab_code", "authz".into()),
+            ]);
+            domain::test_record::parse_row(|c| cells.get(c).cloned(), today).expect("a test row")
+        })
+        .collect();
+    intake::lab_tests::record_tests(store, &rows, chrono::Utc::now(), None)
+        .await
+        .expect("cases opened");
+    let mut out = HashMap::new();
+    for p in targets {
+        if let Some(c) = store.cases_of_person(p.id).await.expect("cases").first() {
+            out.insert(p.id, c.id);
+        }
+    }
+    assert!(
+        out.contains_key(&first.id),
+        "the first person's case was opened"
+    );
+    out
+}
+
+/// Outbreak records around a person's case: a contact of the case, a cluster and a sampling
+/// session in the person's commune, and a single sample of the person in that session.
+struct OutbreakFixture {
+    contact: Uuid,
+    cluster: Uuid,
+    session: Uuid,
+    sample: Uuid,
+}
+
+/// Creates the outbreak records of every person with a case.
+async fn outbreak_fixtures(
+    store: &dyn store::Store,
+    cases: &HashMap<Uuid, Uuid>,
+    inside: &[Person],
+    outside: &Person,
+) -> HashMap<Uuid, OutbreakFixture> {
+    use intake::outbreaks as ob;
+    let units = domain::units::AdminUnits::embedded();
+    let now = chrono::Utc::now();
+    let audit = domain::audit::NewAuditEntry {
+        at: now,
+        actor_id: None,
+        actor: Some("authz".into()),
+        action: "authz.fixture".into(),
+        entity_type: None,
+        entity_id: None,
+        unit_code: None,
+        ip: None,
+        details: serde_json::json!({}),
+    };
+    let mut targets: Vec<(&Uuid, &Uuid)> = cases.iter().collect();
+    targets.sort();
+    let mut out = HashMap::new();
+    for (i, (person_id, case_id)) in targets.into_iter().enumerate() {
+        let p = inside
+            .iter()
+            .chain(std::iter::once(outside))
+            .find(|p| p.id == *person_id)
+            .expect("a known person");
+        let case = store.case(*case_id).await.unwrap().expect("the case");
+        let contact = ob::add_contacts(
+            store,
+            &case,
+            &[ob::ContactInput {
+                full_name: "Lò Thị Tiếp".into(),
+                last_exposure: "2022-03-01".into(),
+                ..ob::ContactInput::default()
+            }],
+            &ob::ContactRules::default(),
+            now,
+            &audit,
+        )
+        .await
+        .expect("a contact")[0]
+            .id;
+        // Placed by the person's own units (both hierarchies), like the other person probes.
+        let mut cluster = ob::new_cluster(
+            units,
+            &ob::ClusterInput {
+                name: format!("Ổ dịch {i}"),
+                commune_code: p.commune_code.clone(),
+                opened_on: "2022-03-02".into(),
+                ..ob::ClusterInput::default()
+            },
+            now,
+        )
+        .expect("a cluster");
+        cluster.units = store::CaseUnits::of_person(p);
+        ob::create_cluster(store, &cluster, &audit).await.unwrap();
+        let mut session = ob::new_session(
+            units,
+            &ob::SessionInput {
+                commune_code: p.commune_code.clone(),
+                place: "Điểm lấy mẫu thử".into(),
+                lab_code: "AUTHZ-LAB".into(),
+                ..ob::SessionInput::default()
+            },
+            "authz",
+            now,
+        )
+        .expect("a session");
+        session.units = store::CaseUnits::of_person(p);
+        ob::create_session(store, &session, &audit).await.unwrap();
+        let sample = ob::add_samples(
+            store,
+            &session,
+            &[ob::SampleInput {
+                code: format!("AZ-{i}"),
+                members: vec![ob::MemberInput {
+                    full_name: p.full_name.clone(),
+                    national_id: p
+                        .national_id
+                        .as_ref()
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    phone: String::new(),
+                }],
+            }],
+            now,
+            &audit,
+        )
+        .await
+        .expect("a sample")[0]
+            .id;
+        out.insert(
+            *person_id,
+            OutbreakFixture {
+                contact,
+                cluster: cluster.id,
+                session: session.id,
+                sample,
+            },
+        );
+    }
+    out
+}
+
+/// The commune typed on an outbreak form: the first Lai Châu person's (inside every scope) or
+/// that of the nearest person outside the caller's unit, in the caller's hierarchy.
+fn outbreak_commune(w: &World, c: &Caller, inside: bool) -> (String, &'static str) {
+    let p = if inside {
+        &w.inside[0]
+    } else {
+        w.inside
+            .iter()
+            .chain(std::iter::once(&w.outside))
+            .find(|p| p.id == c.outside_person)
+            .expect("outside person")
+    };
+    match &c.unit {
+        Some((_, "pre2025")) => (p.old_commune_code.clone().expect("old code"), "pre2025"),
+        _ => (p.commune_code.clone(), "2025"),
+    }
 }

@@ -8,16 +8,22 @@
 //! domain types; SQL never leaks out of this crate. The contract test suite in `tests/contract.rs`
 //! runs against both backends.
 
+pub mod cases;
 pub mod certificates;
 pub mod coverage;
 pub mod error;
 pub mod linking_model;
 pub mod model;
+pub mod outbreaks;
 pub mod postgres;
+mod postgres_cases;
 mod postgres_coverage;
+mod postgres_outbreaks;
 mod sql;
 pub mod sqlite;
+mod sqlite_cases;
 mod sqlite_coverage;
+mod sqlite_outbreaks;
 
 use std::sync::Arc;
 
@@ -31,6 +37,10 @@ use domain::population::Denominator;
 use domain::{Error, ErrorCode};
 use uuid::Uuid;
 
+pub use cases::{
+    Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyFigures, DailyReport, LabTest,
+    TestBatch, TestBatchOutcome,
+};
 pub use certificates::{
     CertificateStatus, Revocation, SigningKey, SigningRole, TrustedSigner, VaccinationCertificate,
 };
@@ -43,6 +53,10 @@ pub use linking_model::{
     SourceRecord, SourceRecordQuery,
 };
 pub use model::{ApiTokenRecord, AuditFilter, Page, PersonQuery, PersonScope, SessionRecord};
+pub use outbreaks::{
+    BorderCount, Cluster, Contact, ContactStatus, EntryDeclaration, OutbreakStore, Sample,
+    SampleMember, SampleSession, SampleStatus, Sequencing, Zoning,
+};
 
 /// Result type of the storage layer.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -66,7 +80,7 @@ impl Backend {
 /// The storage contract. Every method is implemented by both backends with the same observable
 /// behaviour (checked by the contract suite).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: CaseStore + OutbreakStore + Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations of this backend; idempotent.
@@ -256,6 +270,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One person's coverage row (None for an unknown or merged person).
     async fn person_coverage(&self, person: Uuid) -> Result<Option<PersonCoverage>>;
+
+    /// The coverage rows of these persons (unknown and merged ones left out), in any order.
+    async fn person_coverages(&self, persons: &[Uuid]) -> Result<Vec<PersonCoverage>> {
+        let mut out = Vec::with_capacity(persons.len());
+        for p in persons {
+            if let Some(c) = self.person_coverage(*p).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
 
     /// Recomputes every coverage row and counter from persons and dose records and compares
     /// them with the stored ones; with `write`, replaces the stored ones when they differ.

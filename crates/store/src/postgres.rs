@@ -25,9 +25,9 @@ use crate::coverage::{
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
     DecidedInsertPlan, LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge,
-    SourceRecord, SourceRecordQuery, check_decisions, check_linkable, last_decision_per_record,
-    merge_already_undone, merge_not_found, merge_person_already_merged, merge_person_missing,
-    merge_same_person, parse_json, record_not_found, record_province,
+    RecordKind, SourceRecord, SourceRecordQuery, check_decisions, check_linkable,
+    last_decision_per_record, merge_already_undone, merge_not_found, merge_person_already_merged,
+    merge_person_missing, merge_same_person, parse_json, record_not_found, record_province,
 };
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
@@ -108,7 +108,7 @@ impl PgStore {
     }
 
     /// Begins a transaction that may append to the audit log (one appender at a time).
-    async fn begin_audited(&self) -> Result<sqlx::Transaction<'_, Postgres>> {
+    pub(crate) async fn begin_audited(&self) -> Result<sqlx::Transaction<'_, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
         // One appender at a time across all app servers.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -564,123 +564,15 @@ impl Store for PgStore {
         decisions: &[LinkDecision],
         audit: Option<&NewAuditEntry>,
     ) -> Result<Vec<Uuid>> {
-        let plan = DecidedInsertPlan::new(records, decisions)?;
         if records.is_empty() {
+            DecidedInsertPlan::new(records, decisions)?;
             return Ok(Vec::new());
         }
-        let now = micros(Utc::now());
         let mut tx = match audit {
             Some(_) => self.begin_audited().await?,
             None => self.pool.begin().await.map_err(from_sqlx)?,
         };
-        // KEY SHARE locks keep a concurrent merge of a linked person out until this commits.
-        let mut merged_into = std::collections::HashMap::new();
-        let mut communes = std::collections::HashMap::new();
-        for chunk in plan.persons().chunks(ANY_CHUNK) {
-            let rows: Vec<(Uuid, Option<Uuid>, String)> = sqlx::query_as(
-                "SELECT id, merged_into, commune_code FROM persons WHERE id = ANY($1) \
-                 FOR KEY SHARE",
-            )
-            .bind(chunk)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-            for (id, into, commune) in rows {
-                merged_into.insert(id, into);
-                communes.insert(id, commune);
-            }
-        }
-        plan.check_persons(&merged_into)?;
-        let mut inserted = std::collections::HashSet::new();
-        for chunk in records.chunks(INSERT_CHUNK) {
-            let text = |f: fn(&NewSourceRecord) -> String| chunk.iter().map(f).collect::<Vec<_>>();
-            let decision = |r: &NewSourceRecord| plan.decisions.get(&r.id).copied();
-            let ids: Vec<Uuid> = sqlx::query_scalar(
-                "INSERT INTO source_records (province_code, id, kind, source, external_id, \
-                 full_name, dob, sex, national_id, commune_code, phone, payload, batch_id, \
-                 created_at, status, person_id, probability, decided_by, decided_at, \
-                 scope_commune) \
-                 SELECT pr, i, k, s, e, f, d, x, n, c, ph, pl::jsonb, b, $14, st, p, pb, db, \
-                 CASE WHEN db IS NULL THEN NULL ELSE $14 END, sc FROM UNNEST(\
-                 $1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-                 $13::uuid[], $15::text[], $16::uuid[], $17::float8[], $18::text[], \
-                 $19::text[]) AS t(pr, i, k, s, e, f, d, x, n, c, ph, pl, b, st, p, pb, db, sc) \
-                 ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id",
-            )
-            .bind(text(|r| record_province(&r.commune_code)))
-            .bind(chunk.iter().map(|r| r.id).collect::<Vec<_>>())
-            .bind(text(|r| r.kind.as_str().to_string()))
-            .bind(text(|r| r.source.clone()))
-            .bind(text(|r| r.external_id.clone()))
-            .bind(text(|r| r.full_name.clone()))
-            .bind(text(|r| r.dob.clone()))
-            .bind(text(|r| r.sex.clone()))
-            .bind(text(|r| r.national_id.clone()))
-            .bind(text(|r| r.commune_code.clone()))
-            .bind(text(|r| r.phone.clone()))
-            .bind(text(|r| r.payload.to_string()))
-            .bind(chunk.iter().map(|r| r.batch_id).collect::<Vec<_>>())
-            .bind(now)
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| {
-                        decision(r)
-                            .map_or(LinkStatus::Unlinked, |d| d.status)
-                            .as_str()
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| decision(r).and_then(|d| d.person_id))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| decision(r).and_then(|d| d.probability))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| decision(r).map(|d| d.decided_by.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| {
-                        plan.scope_person
-                            .get(&r.id)
-                            .and_then(|p| communes.get(p))
-                            .cloned()
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-            inserted.extend(ids);
-        }
-        let kept: Vec<&LinkDecision> = plan
-            .decisions
-            .values()
-            .copied()
-            .filter(|d| inserted.contains(&d.record_id))
-            .collect();
-        let candidates: Vec<&LinkCandidate> = kept
-            .iter()
-            .flat_map(|d| d.candidates.iter().flatten())
-            .collect();
-        for chunk in candidates.chunks(INSERT_CHUNK) {
-            insert_candidates(&mut tx, chunk).await?;
-        }
-        let coverage_persons: Vec<Uuid> = kept.iter().filter_map(|d| d.person_id).collect();
-        postgres_coverage::refresh(&mut tx, &coverage_persons).await?;
+        let inserted = insert_decided_in_tx(&mut tx, records, decisions).await?;
         if let Some(audit) = audit {
             append_in_tx(&mut tx, audit).await?;
         }
@@ -1796,6 +1688,24 @@ impl Store for PgStore {
         row.as_ref().map(postgres_coverage::row_from).transpose()
     }
 
+    async fn person_coverages(&self, persons: &[Uuid]) -> Result<Vec<PersonCoverage>> {
+        let mut out = Vec::with_capacity(persons.len());
+        for chunk in distinct(persons).chunks(ANY_CHUNK) {
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM person_coverage WHERE person_id = ANY($1)",
+                postgres_coverage::ROW_COLUMNS
+            ))
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
+            for r in &rows {
+                out.push(postgres_coverage::row_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn rebuild_coverage(&self, write: bool) -> Result<RebuildReport> {
         let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
         let (stored, counters, fresh) = postgres_coverage::rebuild_inputs(&mut tx).await?;
@@ -1861,9 +1771,148 @@ fn audit_from_row(r: &PgRow) -> Result<AuditEntry> {
     )
 }
 
+/// The body of [`Store::insert_decided_records`] inside the caller's transaction: checks the
+/// decisions, inserts the records not stored yet with their decisions, candidates and scope
+/// commune, and refreshes the coverage of the persons they link. Returns the ids inserted.
+pub(crate) async fn insert_decided_in_tx(
+    conn: &mut sqlx::PgConnection,
+    records: &[NewSourceRecord],
+    decisions: &[LinkDecision],
+) -> Result<std::collections::HashSet<Uuid>> {
+    let plan = DecidedInsertPlan::new(records, decisions)?;
+    if records.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let now = micros(Utc::now());
+    // KEY SHARE locks keep a concurrent merge of a linked person out until this commits.
+    let mut merged_into = std::collections::HashMap::new();
+    let mut communes = std::collections::HashMap::new();
+    for chunk in plan.persons().chunks(ANY_CHUNK) {
+        let rows: Vec<(Uuid, Option<Uuid>, String)> = sqlx::query_as(
+            "SELECT id, merged_into, commune_code FROM persons WHERE id = ANY($1) \
+             FOR KEY SHARE",
+        )
+        .bind(chunk)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(from_sqlx)?;
+        for (id, into, commune) in rows {
+            merged_into.insert(id, into);
+            communes.insert(id, commune);
+        }
+    }
+    plan.check_persons(&merged_into)?;
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in records.chunks(INSERT_CHUNK) {
+        let text = |f: fn(&NewSourceRecord) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+        let decision = |r: &NewSourceRecord| plan.decisions.get(&r.id).copied();
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO source_records (province_code, id, kind, source, external_id, \
+             full_name, dob, sex, national_id, commune_code, phone, payload, batch_id, \
+             created_at, status, person_id, probability, decided_by, decided_at, \
+             scope_commune) \
+             SELECT pr, i, k, s, e, f, d, x, n, c, ph, pl::jsonb, b, $14, st, p, pb, db, \
+             CASE WHEN db IS NULL THEN NULL ELSE $14 END, sc FROM UNNEST(\
+             $1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+             $13::uuid[], $15::text[], $16::uuid[], $17::float8[], $18::text[], \
+             $19::text[]) AS t(pr, i, k, s, e, f, d, x, n, c, ph, pl, b, st, p, pb, db, sc) \
+             ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id",
+        )
+        .bind(text(|r| record_province(&r.commune_code)))
+        .bind(chunk.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(text(|r| r.kind.as_str().to_string()))
+        .bind(text(|r| r.source.clone()))
+        .bind(text(|r| r.external_id.clone()))
+        .bind(text(|r| r.full_name.clone()))
+        .bind(text(|r| r.dob.clone()))
+        .bind(text(|r| r.sex.clone()))
+        .bind(text(|r| r.national_id.clone()))
+        .bind(text(|r| r.commune_code.clone()))
+        .bind(text(|r| r.phone.clone()))
+        .bind(text(|r| r.payload.to_string()))
+        .bind(chunk.iter().map(|r| r.batch_id).collect::<Vec<_>>())
+        .bind(now)
+        .bind(
+            chunk
+                .iter()
+                .map(|r| {
+                    decision(r)
+                        .map_or(LinkStatus::Unlinked, |d| d.status)
+                        .as_str()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| decision(r).and_then(|d| d.person_id))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| decision(r).and_then(|d| d.probability))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| decision(r).map(|d| d.decided_by.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| {
+                    plan.scope_person
+                        .get(&r.id)
+                        .and_then(|p| communes.get(p))
+                        .cloned()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(from_sqlx)?;
+        inserted.extend(ids);
+    }
+    let kept: Vec<&LinkDecision> = plan
+        .decisions
+        .values()
+        .copied()
+        .filter(|d| inserted.contains(&d.record_id))
+        .collect();
+    let candidates: Vec<&LinkCandidate> = kept
+        .iter()
+        .flat_map(|d| d.candidates.iter().flatten())
+        .collect();
+    for chunk in candidates.chunks(INSERT_CHUNK) {
+        insert_candidates(conn, chunk).await?;
+    }
+    // Coverage is made of dose records only: test and other records link without touching it.
+    let dose_records: std::collections::HashSet<Uuid> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Dose)
+        .map(|r| r.id)
+        .collect();
+    let coverage_persons: Vec<Uuid> = kept
+        .iter()
+        .filter(|d| dose_records.contains(&d.record_id))
+        .filter_map(|d| d.person_id)
+        .collect();
+    if !coverage_persons.is_empty() {
+        postgres_coverage::refresh(conn, &coverage_persons).await?;
+    }
+    Ok(inserted)
+}
+
 /// Appends an audit entry inside a transaction begun by `begin_audited` (which serialises
 /// appenders), so that a change and its audit entry commit together or not at all.
-async fn append_in_tx(conn: &mut sqlx::PgConnection, entry: &NewAuditEntry) -> Result<AuditEntry> {
+pub(crate) async fn append_in_tx(
+    conn: &mut sqlx::PgConnection,
+    entry: &NewAuditEntry,
+) -> Result<AuditEntry> {
     let head: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_optional(&mut *conn)

@@ -26,9 +26,9 @@ use crate::coverage::{
 use crate::error::{from_sqlx, one_line};
 use crate::linking_model::{
     DecidedInsertPlan, LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge,
-    SourceRecord, SourceRecordQuery, check_decisions, check_linkable, last_decision_per_record,
-    merge_already_undone, merge_not_found, merge_person_already_merged, merge_person_missing,
-    merge_same_person, parse_json, record_not_found,
+    RecordKind, SourceRecord, SourceRecordQuery, check_decisions, check_linkable,
+    last_decision_per_record, merge_already_undone, merge_not_found, merge_person_already_merged,
+    merge_person_missing, merge_same_person, parse_json, record_not_found,
 };
 use crate::model::{
     ApiTokenRecord, AuditFilter, Page, PersonQuery, SessionRecord, micros, person_from_columns,
@@ -103,7 +103,7 @@ impl SqliteStore {
     }
 
     /// Begins a transaction that may append to the audit log (one appender at a time).
-    async fn begin_audited(&self) -> Result<sqlx::Transaction<'_, Sqlite>> {
+    pub(crate) async fn begin_audited(&self) -> Result<sqlx::Transaction<'_, Sqlite>> {
         let tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -536,101 +536,12 @@ impl Store for SqliteStore {
         decisions: &[LinkDecision],
         audit: Option<&NewAuditEntry>,
     ) -> Result<Vec<Uuid>> {
-        let plan = DecidedInsertPlan::new(records, decisions)?;
         if records.is_empty() {
+            DecidedInsertPlan::new(records, decisions)?;
             return Ok(Vec::new());
         }
-        let now = micros(Utc::now());
         let mut tx = self.begin_audited().await?;
-        let mut merged_into = HashMap::new();
-        let mut communes = HashMap::new();
-        for chunk in plan.persons().chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT id, merged_into, commune_code FROM persons WHERE 1=1",
-            );
-            let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
-            push_in(&mut qb, "id", &chunk);
-            let rows: Vec<(String, Option<String>, String)> = qb
-                .build_query_as()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-            for (id, into, commune) in rows {
-                let id = parse_uuid(&id)?;
-                merged_into.insert(id, into.as_deref().map(parse_uuid).transpose()?);
-                communes.insert(id, commune);
-            }
-        }
-        plan.check_persons(&merged_into)?;
-        let mut inserted = HashSet::new();
-        // 19 values a row: 1,000 rows stay under SQLite's 32,766 variables.
-        for chunk in records.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO source_records (id, kind, source, external_id, full_name, dob, sex, \
-                 national_id, commune_code, phone, payload, batch_id, created_at, status, \
-                 person_id, probability, decided_by, decided_at, scope_commune) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                let d = plan.decisions.get(&r.id);
-                let scope = plan
-                    .scope_person
-                    .get(&r.id)
-                    .and_then(|p| communes.get(p))
-                    .cloned();
-                b.push_bind(r.id.to_string())
-                    .push_bind(r.kind.as_str())
-                    .push_bind(&r.source)
-                    .push_bind(&r.external_id)
-                    .push_bind(&r.full_name)
-                    .push_bind(&r.dob)
-                    .push_bind(&r.sex)
-                    .push_bind(&r.national_id)
-                    .push_bind(&r.commune_code)
-                    .push_bind(&r.phone)
-                    .push_bind(r.payload.to_string())
-                    .push_bind(r.batch_id.to_string())
-                    .push_bind(now)
-                    .push_bind(d.map_or(LinkStatus::Unlinked, |d| d.status).as_str())
-                    .push_bind(d.and_then(|d| d.person_id).map(|p| p.to_string()))
-                    .push_bind(d.and_then(|d| d.probability))
-                    .push_bind(d.map(|d| d.decided_by.clone()))
-                    .push_bind(d.map(|_| now))
-                    .push_bind(scope);
-            });
-            qb.push(" ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id");
-            let ids: Vec<String> = qb
-                .build_query_scalar()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-            for id in ids {
-                inserted.insert(parse_uuid(&id)?);
-            }
-        }
-        let kept: Vec<&LinkDecision> = plan
-            .decisions
-            .values()
-            .copied()
-            .filter(|d| inserted.contains(&d.record_id))
-            .collect();
-        let candidates: Vec<&LinkCandidate> = kept
-            .iter()
-            .flat_map(|d| d.candidates.iter().flatten())
-            .collect();
-        for chunk in candidates.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO link_candidates (record_id, person_id, probability, explanation) ",
-            );
-            qb.push_values(chunk, |mut b, c| {
-                b.push_bind(c.record_id.to_string())
-                    .push_bind(c.person_id.to_string())
-                    .push_bind(c.probability)
-                    .push_bind(c.explanation.to_string());
-            });
-            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
-        }
-        let coverage_persons: Vec<Uuid> = kept.iter().filter_map(|d| d.person_id).collect();
-        sqlite_coverage::refresh(&mut tx, &coverage_persons).await?;
+        let inserted = insert_decided_in_tx(&mut tx, records, decisions).await?;
         if let Some(audit) = audit {
             append_in_tx(&mut tx, audit).await?;
         }
@@ -1762,6 +1673,22 @@ impl Store for SqliteStore {
         row.as_ref().map(sqlite_coverage::row_from).transpose()
     }
 
+    async fn person_coverages(&self, persons: &[Uuid]) -> Result<Vec<PersonCoverage>> {
+        let mut out = Vec::with_capacity(persons.len());
+        for chunk in distinct(persons).chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {} FROM person_coverage WHERE 1=1",
+                sqlite_coverage::ROW_COLUMNS
+            ));
+            let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            push_in(&mut qb, "person_id", &chunk);
+            for r in &qb.build().fetch_all(&self.pool).await.map_err(from_sqlx)? {
+                out.push(sqlite_coverage::row_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn rebuild_coverage(&self, write: bool) -> Result<RebuildReport> {
         let mut tx = self.begin_audited().await?;
         let (stored, counters, fresh) = sqlite_coverage::rebuild_inputs(&mut tx).await?;
@@ -1918,9 +1845,127 @@ fn certificate_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<VaccinationCertif
     })
 }
 
+/// The body of [`Store::insert_decided_records`] inside the caller's transaction (begun with
+/// `begin_audited`): checks the decisions, inserts the records not stored yet with their
+/// decisions, candidates and scope commune, and refreshes the coverage of the persons they link.
+/// Returns the ids actually inserted.
+pub(crate) async fn insert_decided_in_tx(
+    conn: &mut sqlx::SqliteConnection,
+    records: &[NewSourceRecord],
+    decisions: &[LinkDecision],
+) -> Result<HashSet<Uuid>> {
+    let plan = DecidedInsertPlan::new(records, decisions)?;
+    if records.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let now = micros(Utc::now());
+    let mut merged_into = HashMap::new();
+    let mut communes = HashMap::new();
+    for chunk in plan.persons().chunks(INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT id, merged_into, commune_code FROM persons WHERE 1=1",
+        );
+        let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+        push_in(&mut qb, "id", &chunk);
+        let rows: Vec<(String, Option<String>, String)> = qb
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(from_sqlx)?;
+        for (id, into, commune) in rows {
+            let id = parse_uuid(&id)?;
+            merged_into.insert(id, into.as_deref().map(parse_uuid).transpose()?);
+            communes.insert(id, commune);
+        }
+    }
+    plan.check_persons(&merged_into)?;
+    let mut inserted = HashSet::new();
+    // 19 values a row: 1,000 rows stay under SQLite's 32,766 variables.
+    for chunk in records.chunks(INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO source_records (id, kind, source, external_id, full_name, dob, sex, \
+             national_id, commune_code, phone, payload, batch_id, created_at, status, \
+             person_id, probability, decided_by, decided_at, scope_commune) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            let d = plan.decisions.get(&r.id);
+            let scope = plan
+                .scope_person
+                .get(&r.id)
+                .and_then(|p| communes.get(p))
+                .cloned();
+            b.push_bind(r.id.to_string())
+                .push_bind(r.kind.as_str())
+                .push_bind(&r.source)
+                .push_bind(&r.external_id)
+                .push_bind(&r.full_name)
+                .push_bind(&r.dob)
+                .push_bind(&r.sex)
+                .push_bind(&r.national_id)
+                .push_bind(&r.commune_code)
+                .push_bind(&r.phone)
+                .push_bind(r.payload.to_string())
+                .push_bind(r.batch_id.to_string())
+                .push_bind(now)
+                .push_bind(d.map_or(LinkStatus::Unlinked, |d| d.status).as_str())
+                .push_bind(d.and_then(|d| d.person_id).map(|p| p.to_string()))
+                .push_bind(d.and_then(|d| d.probability))
+                .push_bind(d.map(|d| d.decided_by.clone()))
+                .push_bind(d.map(|_| now))
+                .push_bind(scope);
+        });
+        qb.push(" ON CONFLICT (kind, source, external_id) DO NOTHING RETURNING id");
+        let ids: Vec<String> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(from_sqlx)?;
+        for id in ids {
+            inserted.insert(parse_uuid(&id)?);
+        }
+    }
+    let kept: Vec<&LinkDecision> = plan
+        .decisions
+        .values()
+        .copied()
+        .filter(|d| inserted.contains(&d.record_id))
+        .collect();
+    let candidates: Vec<&LinkCandidate> = kept
+        .iter()
+        .flat_map(|d| d.candidates.iter().flatten())
+        .collect();
+    for chunk in candidates.chunks(INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO link_candidates (record_id, person_id, probability, explanation) ",
+        );
+        qb.push_values(chunk, |mut b, c| {
+            b.push_bind(c.record_id.to_string())
+                .push_bind(c.person_id.to_string())
+                .push_bind(c.probability)
+                .push_bind(c.explanation.to_string());
+        });
+        qb.build().execute(&mut *conn).await.map_err(from_sqlx)?;
+    }
+    // Coverage is made of dose records only: test and other records link without touching it.
+    let dose_records: HashSet<Uuid> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Dose)
+        .map(|r| r.id)
+        .collect();
+    let coverage_persons: Vec<Uuid> = kept
+        .iter()
+        .filter(|d| dose_records.contains(&d.record_id))
+        .filter_map(|d| d.person_id)
+        .collect();
+    if !coverage_persons.is_empty() {
+        sqlite_coverage::refresh(conn, &coverage_persons).await?;
+    }
+    Ok(inserted)
+}
+
 /// Appends an audit entry inside a transaction begun by `begin_audited` (which serialises
 /// appenders), so that a change and its audit entry commit together or not at all.
-async fn append_in_tx(
+pub(crate) async fn append_in_tx(
     conn: &mut sqlx::SqliteConnection,
     entry: &NewAuditEntry,
 ) -> Result<AuditEntry> {

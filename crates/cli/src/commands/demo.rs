@@ -1,12 +1,24 @@
 //! `phongdich demo`: generates a synthetic province ([`demo::generate`]) and loads it, then
-//! rebuilds population denominators. Also used by `serve --demo` on an empty database.
+//! rebuilds population denominators, and loads the population's vaccination histories
+//! ([`demo::vaccination`]) and a COVID-19 epidemic consistent with them ([`demo::epidemic`]): the
+//! 2022 Omicron wave (closed cases) and a small outbreak in the 14 days before today (open
+//! home-care cases with check-ins, contacts, clusters, a sampling session, border
+//! declarations). Also used by `serve --demo` on an empty database.
 
 use std::time::Instant;
 
+use std::collections::HashMap;
+
 use anyhow::Context;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use demo::epidemic::{DemoCase, DemoTest, EpidemicHistory};
+use domain::audit::NewAuditEntry;
+use domain::case_rules::{CaseRules, RiskGroup};
+use domain::person::Person;
+use domain::surveillance::{AlertLevel, CaseStatus, Classification, TestResult};
 use serde::Serialize;
-use store::Store;
+use store::{Case, CaseChange, CaseUnits, LabTest, Store};
+use uuid::Uuid;
 
 use super::DatabaseArg;
 use crate::config::FileConfig;
@@ -33,9 +45,17 @@ pub struct Args {
     /// Reference date (YYYY-MM-DD): ages are computed at this date.
     #[arg(long, default_value = DEFAULT_AS_OF)]
     pub as_of: NaiveDate,
-    /// Leave out the vaccination histories (register only; used by the dose import benchmark).
+    /// Leave out the vaccination histories and the epidemic (register only; used by the dose
+    /// import benchmark).
     #[arg(long, hide = true)]
     pub no_vaccination: bool,
+    /// Leave out the epidemic (cases, tests, outbreaks).
+    #[arg(long)]
+    pub no_epidemic: bool,
+    /// The day the demo is loaded on (YYYY-MM-DD; default today in Vietnam): the current
+    /// outbreak covers the 14 days up to it, check-ins stop at 08:00 that morning.
+    #[arg(long)]
+    pub today: Option<NaiveDate>,
 }
 
 /// What a demo load did, printed as JSON.
@@ -49,23 +69,28 @@ pub struct DemoReport {
     pub vaccination: VaccinationReport,
     /// Demo dose records sent through linkage (linked / review / unlinked).
     pub records: intake::BatchSummary,
+    /// The COVID-19 epidemic: tests, cases, check-ins, contacts, clusters, samples, entrants.
+    pub epidemic: EpidemicReport,
     pub generate_seconds: f64,
     pub insert_seconds: f64,
     /// Persons per second over generation plus insertion.
     pub persons_per_second: f64,
 }
 
-/// Generates and inserts a demo population with its vaccination histories; the database must
-/// not already hold these ids.
+/// Generates and inserts a demo population with its vaccination histories and epidemic (the
+/// current outbreak up to now); the database must not already hold these ids.
 pub async fn load(store: &dyn Store, params: &demo::DemoParams) -> anyhow::Result<DemoReport> {
-    load_with(store, params, true).await
+    load_with(store, params, true, true, Utc::now()).await
 }
 
-/// [`load`], with or without the vaccination histories.
+/// [`load`], with or without the vaccination histories and the epidemic (which needs them), as
+/// if loaded at `now`.
 pub async fn load_with(
     store: &dyn Store,
     params: &demo::DemoParams,
     vaccination: bool,
+    epidemic: bool,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<DemoReport> {
     let t0 = Instant::now();
     let population = demo::generate(params, domain::units::AdminUnits::embedded())?;
@@ -98,16 +123,48 @@ pub async fn load_with(
             }),
         })
         .await?;
-    let vaccination = if vaccination {
-        load_vaccination(store, &population.persons, params).await?
-    } else {
-        VaccinationReport::default()
+    let history_started = Instant::now();
+    let history = vaccination.then(|| {
+        demo::vaccination::vaccination_history(
+            &population.persons,
+            domain::units::AdminUnits::embedded(),
+            params.seed,
+            params.as_of,
+        )
+    });
+    let history_seconds = history_started.elapsed().as_secs_f64();
+    // The 2022 wave goes in before the doses: storing linked test records refreshes their
+    // persons' coverage, which is cheap while they have no doses yet (the doses' own refresh
+    // gives the same end state).
+    let started_epidemic = match &history {
+        Some(history) if epidemic => Some(
+            start_epidemic(store, &population, history, params, now)
+                .await
+                .context("nạp dịch bệnh mẫu thất bại")?,
+        ),
+        _ => None,
     };
+    let vaccination = match &history {
+        Some(history) => {
+            let mut report = load_vaccination(store, &population.persons, params, history).await?;
+            report.seconds += history_seconds;
+            report
+        }
+        None => VaccinationReport::default(),
+    };
+    // Linkage of the dose records also brings the blocking index up to date for the tests.
     let records = demo_records(store, &population.persons, params.seed).await?;
+    let epidemic = match started_epidemic {
+        Some((e, report)) => finish_epidemic(store, &population, &e, report, params, now)
+            .await
+            .context("nạp dịch bệnh mẫu thất bại")?,
+        None => EpidemicReport::default(),
+    };
     let total = (generated + inserted).as_secs_f64();
     Ok(DemoReport {
         vaccination,
         records,
+        epidemic,
         province: params.province_code.clone(),
         households: population.households.len(),
         persons: population.persons.len(),
@@ -145,14 +202,9 @@ async fn load_vaccination(
     store: &dyn Store,
     persons: &[domain::person::Person],
     params: &demo::DemoParams,
+    history: &demo::vaccination::VaccinationHistory,
 ) -> anyhow::Result<VaccinationReport> {
     let started = Instant::now();
-    let history = demo::vaccination::vaccination_history(
-        persons,
-        domain::units::AdminUnits::embedded(),
-        params.seed,
-        params.as_of,
-    );
     let sites: Vec<store::VaccinationSite> = history
         .sites
         .iter()
@@ -325,6 +377,822 @@ async fn demo_records(
     Ok(intake::link_batch(store, &records, None).await?)
 }
 
+/// What loading the demo epidemic did ([`demo::epidemic`]).
+#[derive(Debug, Default, Serialize)]
+pub struct EpidemicReport {
+    /// The load day in Vietnam: the current outbreak covers the 14 days up to it.
+    pub today: Option<NaiveDate>,
+    /// Cases of the 2022 Omicron wave (all closed), their attack rate, severe or critical
+    /// cases and deaths.
+    pub wave_cases: usize,
+    pub wave_attack_rate: f64,
+    pub wave_severe: usize,
+    pub wave_deaths: usize,
+    /// Test rows of the wave, stored with their cases in bulk.
+    pub wave_tests: usize,
+    /// Test rows of the current outbreak, sent through `intake::lab_tests::record_tests`.
+    pub current_tests: intake::lab_tests::TestImportSummary,
+    pub positive_tests: usize,
+    pub negative_tests: usize,
+    /// Cases of the current outbreak, those still open, and how their check-ins end.
+    pub current_cases: usize,
+    pub current_open: usize,
+    pub checkins: usize,
+    pub warning_cases: usize,
+    pub emergency_cases: usize,
+    pub overdue_cases: usize,
+    pub contacts: usize,
+    pub contacts_became_cases: usize,
+    pub clusters: usize,
+    pub sample_sessions: usize,
+    pub samples: usize,
+    pub declarations: usize,
+    pub border_counts: usize,
+    /// Entrants at the border gates over the 14 days, those from variant areas, and how many
+    /// of the latter declared.
+    pub entrants: i64,
+    pub variant_entrants: i64,
+    pub variant_declared: i64,
+    /// Current-outbreak cases the linkage did not give back (none expected).
+    pub unmatched_cases: usize,
+    pub generate_seconds: f64,
+    /// Storing the wave; the current tests, cases and check-ins; the outbreak response
+    /// (clusters, contacts, samples, border).
+    pub wave_seconds: f64,
+    pub current_seconds: f64,
+    pub response_seconds: f64,
+    pub seconds: f64,
+}
+
+/// Wave tests stored per transaction (whole sample dates only).
+const WAVE_CHUNK: usize = 5_000;
+/// Name of the actor of the demo's writes.
+const DEMO_ACTOR: &str = "phongdich demo";
+/// User name recorded on check-ins entered by the commune health station.
+const STATION_USER: &str = "tramyte";
+
+/// The instant `minutes` after local midnight of `day` in Vietnam (UTC+7).
+fn vn_instant(day: NaiveDate, minutes: i64) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+        + TimeDelta::minutes(minutes - 60 * intake::care::VN_UTC_OFFSET_HOURS)
+}
+
+fn audit_entry(
+    at: DateTime<Utc>,
+    action: &str,
+    entity_type: &str,
+    entity_id: impl ToString,
+    unit: &str,
+    details: serde_json::Value,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at,
+        actor_id: None,
+        actor: Some(DEMO_ACTOR.into()),
+        action: action.into(),
+        entity_type: Some(entity_type.into()),
+        entity_id: Some(entity_id.to_string()),
+        unit_code: (!unit.is_empty()).then(|| unit.to_string()),
+        ip: None,
+        details,
+    }
+}
+
+/// Generates the epidemic of the population ([`demo::epidemic`]) as of `now` and stores it:
+/// the wave here (before the doses), the rest in [`finish_epidemic`].
+///
+/// The 2022 wave is history: its tests go in as `test` source records already linked to their
+/// persons and its cases as decided by the generator (closed, with severity, care and outcome),
+/// in a few transactions through [`store::CaseStore::insert_test_batch`] — the labs knew whom
+/// they tested, as the vaccination sites knew whom they vaccinated. The current outbreak goes
+/// through the application's own paths: its tests through linkage and the episode rules
+/// ([`intake::lab_tests::record_tests`], one batch per sample date), its cases completed
+/// ([`store::CaseStore::update_case`]), check-ins through the home-care rules
+/// ([`intake::care::record_checkin`]), recoveries through [`intake::care::discharge`]; then
+/// clusters, contacts, the sampling session and the border declarations through
+/// [`store::OutbreakStore`], each write with its audit entry.
+async fn start_epidemic(
+    store: &dyn Store,
+    population: &demo::DemoPopulation,
+    history: &demo::vaccination::VaccinationHistory,
+    params: &demo::DemoParams,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(EpidemicHistory, EpidemicReport)> {
+    let started = Instant::now();
+    let today = intake::care::local_date(now);
+    let units = domain::units::AdminUnits::embedded();
+    let e = demo::epidemic::epidemic_history(population, history, units, params.seed, today);
+    let generate_seconds = started.elapsed().as_secs_f64();
+    let persons: HashMap<Uuid, &Person> = population.persons.iter().map(|p| (p.id, p)).collect();
+    let first_current = today - TimeDelta::days(13);
+    let wave_tests: Vec<&DemoTest> = e
+        .tests
+        .iter()
+        .filter(|t| t.row.sample_date < first_current)
+        .collect();
+    let wave_cases: Vec<&DemoCase> = e.cases.iter().filter(|c| !c.current).collect();
+    let phase = Instant::now();
+    load_wave(store, &wave_tests, &wave_cases, &persons).await?;
+    let wave_seconds = phase.elapsed().as_secs_f64();
+    let report = EpidemicReport {
+        today: Some(today),
+        wave_cases: e.counts.wave_cases,
+        wave_attack_rate: e.counts.wave_attack_rate,
+        wave_severe: e.counts.wave_severe,
+        wave_deaths: e.counts.wave_deaths,
+        wave_tests: wave_tests.len(),
+        positive_tests: e.counts.positive_tests,
+        negative_tests: e.counts.negative_tests,
+        current_cases: e.counts.current_cases,
+        current_open: e.counts.current_open,
+        warning_cases: e.counts.warning_cases,
+        emergency_cases: e.counts.emergency_cases,
+        overdue_cases: e.counts.overdue_cases,
+        contacts_became_cases: e.counts.contacts_became_cases,
+        entrants: e.counts.entrants,
+        variant_entrants: e.counts.variant_entrants,
+        variant_declared: e.counts.variant_declared,
+        generate_seconds,
+        wave_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+        ..EpidemicReport::default()
+    };
+    Ok((e, report))
+}
+
+/// Stores the current outbreak of `e` (see [`start_epidemic`]).
+async fn finish_epidemic(
+    store: &dyn Store,
+    population: &demo::DemoPopulation,
+    e: &EpidemicHistory,
+    mut report: EpidemicReport,
+    params: &demo::DemoParams,
+    now: DateTime<Utc>,
+) -> anyhow::Result<EpidemicReport> {
+    let started = Instant::now();
+    let phase = started;
+    let today = intake::care::local_date(now);
+    let persons: HashMap<Uuid, &Person> = population.persons.iter().map(|p| (p.id, p)).collect();
+    let first_current = today - TimeDelta::days(13);
+    let current_tests: Vec<&DemoTest> = e
+        .tests
+        .iter()
+        .filter(|t| t.row.sample_date >= first_current)
+        .collect();
+
+    // Current tests, one batch per sample date, received when the last result of the day came.
+    for day in current_tests.chunk_by(|a, b| a.row.sample_date == b.row.sample_date) {
+        let rows: Vec<domain::test_record::TestRow> = day.iter().map(|t| t.row.clone()).collect();
+        let received_at = day
+            .iter()
+            .map(|t| t.received_at)
+            .max()
+            .unwrap_or(now)
+            .min(now);
+        let entry = audit_entry(
+            received_at,
+            "test.import",
+            "lab_test_batch",
+            day[0].row.sample_date,
+            &params.province_code,
+            serde_json::json!({"rows": rows.len(), "source": "demo"}),
+        );
+        let summary =
+            intake::lab_tests::record_tests(store, &rows, received_at, Some(&entry)).await?;
+        report.current_tests.add(&summary);
+    }
+    report.current_tests.new_case_persons.clear();
+
+    // The cases those tests opened, by the record id of their opening test.
+    let current: Vec<&DemoCase> = e.cases.iter().filter(|c| c.current).collect();
+    let person_ids: Vec<Uuid> = current.iter().map(|c| c.person_id).collect();
+    let latest: HashMap<Uuid, Case> = store
+        .latest_cases_of_persons(&person_ids)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.person_id?, c)))
+        .collect();
+    let mut case_of: HashMap<&str, Case> = HashMap::new();
+    for c in &current {
+        let found = match latest.get(&c.person_id) {
+            Some(k) if k.first_positive == c.first_positive => Some(k.clone()),
+            _ => store
+                .cases_of_person(c.person_id)
+                .await?
+                .into_iter()
+                .find(|k| k.first_positive == c.first_positive),
+        };
+        match found {
+            Some(k) => {
+                case_of.insert(c.record_id.as_str(), k);
+            }
+            None => report.unmatched_cases += 1,
+        }
+    }
+
+    // What the tests do not say: onset, source, risk factors, severity, care, note.
+    for c in &current {
+        let Some(stored) = case_of.get_mut(c.record_id.as_str()) else {
+            continue;
+        };
+        let mut k = stored.clone();
+        let ruleset = CaseRules::embedded().at(c.first_positive);
+        let vaccination = serde_json::from_value::<RiskGroup>(k.risk.clone())
+            .map(|r| r.vaccination)
+            .unwrap_or(c.vaccination);
+        let risk = ruleset.risk_group(c.age_years, &c.comorbidities, c.pregnant, vaccination);
+        k.onset = c.onset;
+        k.detection_source = c.detection_source;
+        k.high_risk = risk.high_risk;
+        k.risk = serde_json::to_value(&risk)?;
+        k.severity = c.severity;
+        k.care_setting = c.care_setting;
+        k.on_oxygen = c.on_oxygen;
+        k.note = c.note.clone();
+        let at = k.reported_at + TimeDelta::minutes(30);
+        k.updated_at = at;
+        let entry = audit_entry(
+            at,
+            "case.update",
+            "case",
+            k.id,
+            &k.units.commune_code,
+            serde_json::json!({"source": "demo", "severity": k.severity, "detection_source": k.detection_source}),
+        );
+        store.update_case(&k, &entry).await?;
+        *stored = k;
+    }
+
+    // Check-ins through the home-care rules, in time order per case.
+    for k in &e.checkins {
+        let Some(case) = case_of.get(k.record_id.as_str()) else {
+            continue;
+        };
+        if k.at > now {
+            continue;
+        }
+        let input: intake::care::CheckInInput = serde_json::from_value(k.vitals.clone())?;
+        let by = if k.by_citizen {
+            intake::care::CITIZEN
+        } else {
+            STATION_USER
+        };
+        let entry = audit_entry(
+            k.at,
+            "case.checkin",
+            "case",
+            case.id,
+            &case.units.commune_code,
+            serde_json::json!({"by": by, "source": "demo"}),
+        );
+        intake::care::record_checkin(store, case.id, &input, by, k.at, &entry).await?;
+        report.checkins += 1;
+    }
+
+    // Recoveries: discharged on the day of their negative rapid test.
+    for c in &current {
+        let (Some(case), Some(day)) = (case_of.get(c.record_id.as_str()), c.outcome_date) else {
+            continue;
+        };
+        let at = vn_instant(day, 20 * 60 + 30).min(now);
+        let entry = audit_entry(
+            at,
+            "case.discharge",
+            "case",
+            case.id,
+            &case.units.commune_code,
+            serde_json::json!({"source": "demo"}),
+        );
+        let request = intake::care::DischargeRequest::default();
+        intake::care::discharge(store, case.id, day, &request, &entry).await?;
+    }
+    let case_ids: HashMap<&str, Uuid> = case_of.iter().map(|(r, c)| (*r, c.id)).collect();
+    report.current_seconds = phase.elapsed().as_secs_f64();
+    let phase = Instant::now();
+    report.clusters = load_clusters(store, e, &case_ids, now).await?;
+    report.contacts = load_contacts(store, e, &case_ids, &persons, today, now).await?;
+    (report.sample_sessions, report.samples) = load_samples(store, e, &persons, now).await?;
+    (report.declarations, report.border_counts) =
+        load_border(store, e, &case_ids, &persons, today, now).await?;
+    report.response_seconds = phase.elapsed().as_secs_f64();
+    store
+        .append_audit(&audit_entry(
+            now,
+            "epidemic.demo_load",
+            "province",
+            &params.province_code,
+            &params.province_code,
+            serde_json::json!({
+                "seed": params.seed,
+                "today": today,
+                "wave_cases": report.wave_cases,
+                "wave_tests": report.wave_tests,
+                "current_cases": report.current_cases,
+            }),
+        ))
+        .await?;
+    report.seconds += started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Stores the wave's tests with their closed cases, in transactions of whole sample dates.
+async fn load_wave(
+    store: &dyn Store,
+    tests: &[&DemoTest],
+    cases: &[&DemoCase],
+    persons: &HashMap<Uuid, &Person>,
+) -> anyhow::Result<()> {
+    // Each case's episode: from its first positive to its outcome.
+    let mut episodes: HashMap<Uuid, Vec<(NaiveDate, NaiveDate, usize)>> = HashMap::new();
+    let opening: HashMap<&str, usize> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.record_id.as_str(), i))
+        .collect();
+    for (i, c) in cases.iter().enumerate() {
+        let end = c.outcome_date.unwrap_or(c.first_positive);
+        episodes
+            .entry(c.person_id)
+            .or_default()
+            .push((c.first_positive, end, i));
+    }
+    let episode_of = |t: &DemoTest| {
+        episodes.get(&t.person_id).and_then(|v| {
+            v.iter()
+                .find(|(from, to, _)| (*from..=*to).contains(&t.row.sample_date))
+                .map(|e| e.2)
+        })
+    };
+    let ids: Vec<Uuid> = cases.iter().map(|_| Uuid::now_v7()).collect();
+    let mut last_positive: Vec<NaiveDate> = cases.iter().map(|c| c.first_positive).collect();
+    for t in tests {
+        if t.row.result == TestResult::Positive
+            && let Some(i) = episode_of(t)
+        {
+            last_positive[i] = last_positive[i].max(t.row.sample_date);
+        }
+    }
+    let batch_id = Uuid::now_v7();
+    let mut rest = tests;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(WAVE_CHUNK);
+        while end < rest.len() && rest[end].row.sample_date == rest[end - 1].row.sample_date {
+            end += 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        rest = tail;
+        let mut batch = store::TestBatch::default();
+        for t in chunk {
+            let p = persons
+                .get(&t.person_id)
+                .context("test of a person not in the demo population")?;
+            let record = intake::lab_tests::test_source_record(&t.row, batch_id);
+            let episode = episode_of(t);
+            if let Some(&i) = opening.get(t.row.record_id.as_str()) {
+                batch.changes.push(CaseChange::Open(wave_case(
+                    cases[i],
+                    ids[i],
+                    record.id,
+                    p,
+                    t.received_at,
+                    last_positive[i],
+                )));
+            }
+            batch.tests.push(LabTest {
+                id: record.id,
+                units: CaseUnits::of_person(p),
+                person_id: Some(p.id),
+                lab_code: t.row.lab_code.clone(),
+                sample_date: t.row.sample_date,
+                test_type: t.row.test_type,
+                result: t.row.result,
+                case_id: episode.map(|i| ids[i]),
+                sample_id: None,
+                received_at: t.received_at,
+            });
+            batch.decisions.push(store::LinkDecision {
+                record_id: record.id,
+                status: store::LinkStatus::Linked,
+                person_id: Some(p.id),
+                probability: None,
+                decided_by: "demo".into(),
+                candidates: None,
+            });
+            batch.records.push(record);
+        }
+        store.insert_test_batch(&batch, None).await?;
+    }
+    Ok(())
+}
+
+/// A closed case of the wave as the generator decided it (fields as `intake::lab_tests` opens
+/// cases, then completed by staff).
+fn wave_case(
+    c: &DemoCase,
+    id: Uuid,
+    record_id: Uuid,
+    p: &Person,
+    reported_at: DateTime<Utc>,
+    last_positive: NaiveDate,
+) -> Case {
+    let rules = CaseRules::embedded();
+    let ruleset = rules.at(c.first_positive);
+    let risk = ruleset.risk_group(c.age_years, &c.comorbidities, c.pregnant, c.vaccination);
+    let closed_at = c
+        .outcome_date
+        .map_or(reported_at, |d| vn_instant(d, 17 * 60));
+    Case {
+        id,
+        units: CaseUnits::of_person(p),
+        person_id: Some(p.id),
+        source_record_id: record_id,
+        full_name: p.full_name.clone(),
+        dob: Some(p.dob),
+        sex: p.sex.as_str().into(),
+        phone: p
+            .phone
+            .as_ref()
+            .map(|x| x.as_str().to_string())
+            .unwrap_or_default(),
+        status: if c.outcome.is_some() {
+            CaseStatus::Closed
+        } else {
+            CaseStatus::Open
+        },
+        classification: Classification::Confirmed,
+        first_positive: c.first_positive,
+        last_positive,
+        onset: c.onset,
+        detection_source: c.detection_source,
+        high_risk: risk.high_risk,
+        risk: serde_json::to_value(&risk).unwrap_or_default(),
+        severity: c.severity,
+        care_setting: c.care_setting,
+        on_oxygen: c.on_oxygen,
+        outcome: c.outcome,
+        outcome_date: c.outcome_date,
+        isolation_end: ruleset.isolation_end(c.first_positive),
+        followup_until: ruleset.followup_until(c.first_positive),
+        disease_group: format!("{:?}", rules.disease_group(c.first_positive)),
+        reported_at,
+        report_deadline: ruleset.report_deadline(c.first_positive),
+        report_met: ruleset.report_met(c.first_positive, reported_at),
+        last_checkin_at: None,
+        alert: AlertLevel::None,
+        alert_reasons: serde_json::json!([]),
+        ruleset: ruleset.id.clone(),
+        cluster_id: None,
+        note: c.note.clone(),
+        created_at: reported_at,
+        updated_at: closed_at.max(reported_at),
+    }
+}
+
+/// Stores the clusters of the current outbreak and puts their cases in them.
+async fn load_clusters(
+    store: &dyn Store,
+    e: &EpidemicHistory,
+    case_ids: &HashMap<&str, Uuid>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let units = domain::units::AdminUnits::embedded();
+    let rules = CaseRules::embedded();
+    for k in &e.clusters {
+        let seq = k.sequencing.as_ref();
+        let created_at = vn_instant(k.opened_on, 17 * 60).min(now);
+        let cluster = store::Cluster {
+            id: Uuid::now_v7(),
+            units: intake::outbreaks::units_of_commune(
+                units,
+                domain::units::UnitVersion::V2025,
+                &k.commune_code,
+            )?,
+            name: k.name.clone(),
+            place: k.place.clone(),
+            opened_on: k.opened_on,
+            last_case_on: Some(k.last_case_on),
+            ends_on: Some(rules.cluster_end(k.last_case_on)),
+            closed: false,
+            zoning: if k.unusual {
+                store::Zoning::Zoned
+            } else {
+                store::Zoning::None
+            },
+            unusual: k.unusual,
+            unusual_reason: k.unusual_reason.clone(),
+            sequencing: match (k.unusual, seq) {
+                (_, Some(_)) => store::Sequencing::Resulted,
+                (true, None) => store::Sequencing::ToSample,
+                (false, None) => store::Sequencing::NotNeeded,
+            },
+            sample_referred_on: seq.map(|s| s.referred_on),
+            sequencing_lab: seq.map(|s| s.lab.clone()).unwrap_or_default(),
+            variant: seq.map(|s| s.variant.clone()).unwrap_or_default(),
+            variant_result_on: seq.map(|s| s.result_on),
+            created_at,
+            updated_at: seq.map_or(created_at, |s| vn_instant(s.result_on, 16 * 60).min(now)),
+        };
+        let commune = cluster.units.commune_code.clone();
+        store
+            .save_cluster(
+                &cluster,
+                &audit_entry(
+                    created_at,
+                    "cluster.create",
+                    "cluster",
+                    cluster.id,
+                    &commune,
+                    serde_json::json!({"name": cluster.name, "source": "demo"}),
+                ),
+            )
+            .await?;
+        let members: Vec<Uuid> = k
+            .members
+            .iter()
+            .filter_map(|r| case_ids.get(r.as_str()).copied())
+            .collect();
+        if !members.is_empty() {
+            store
+                .assign_cases_to_cluster(
+                    &members,
+                    Some(&cluster),
+                    &audit_entry(
+                        now,
+                        "cluster.cases_add",
+                        "cluster",
+                        cluster.id,
+                        &commune,
+                        serde_json::json!({"cases": members, "source": "demo"}),
+                    ),
+                )
+                .await?;
+        }
+    }
+    Ok(e.clusters.len())
+}
+
+/// Stores the contacts (F1) of the current cases.
+async fn load_contacts(
+    store: &dyn Store,
+    e: &EpidemicHistory,
+    case_ids: &HashMap<&str, Uuid>,
+    persons: &HashMap<Uuid, &Person>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let mut stored = 0;
+    for k in &e.contacts {
+        let (Some(&case_id), Some(p)) = (
+            case_ids.get(k.index_record_id.as_str()),
+            persons.get(&k.person_id),
+        ) else {
+            continue;
+        };
+        let became = k
+            .became_case_record_id
+            .as_deref()
+            .and_then(|r| case_ids.get(r).copied());
+        let status = if became.is_some() {
+            store::ContactStatus::BecameCase
+        } else if k.monitor_until < today {
+            store::ContactStatus::Released
+        } else {
+            store::ContactStatus::Monitoring
+        };
+        let created_at = vn_instant(k.last_exposure + TimeDelta::days(1), 10 * 60).min(now);
+        let contact = store::Contact {
+            id: Uuid::now_v7(),
+            case_id,
+            units: CaseUnits::of_person(p),
+            person_id: Some(p.id),
+            full_name: p.full_name.clone(),
+            phone: p
+                .phone
+                .as_ref()
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
+            national_id: p
+                .national_id
+                .as_ref()
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
+            relation: k.relation.clone(),
+            last_exposure: k.last_exposure,
+            quarantine_until: Some(k.monitor_until),
+            quarantine_place: k.quarantine_place.clone(),
+            status,
+            became_case_id: became,
+            note: String::new(),
+            created_at,
+            updated_at: created_at,
+        };
+        store
+            .save_contact(
+                &contact,
+                &audit_entry(
+                    created_at,
+                    "contact.add",
+                    "contact",
+                    contact.id,
+                    &contact.units.commune_code,
+                    serde_json::json!({"case_id": case_id, "relation": contact.relation, "source": "demo"}),
+                ),
+            )
+            .await?;
+        stored += 1;
+    }
+    Ok(stored)
+}
+
+/// Stores the sampling sessions with their samples (pools, then the break-down of the positive
+/// pool); the single samples' results are among the current tests (record id = sample code).
+async fn load_samples(
+    store: &dyn Store,
+    e: &EpidemicHistory,
+    persons: &HashMap<Uuid, &Person>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, usize)> {
+    let units = domain::units::AdminUnits::embedded();
+    let mut samples_stored = 0;
+    for s in &e.sample_sessions {
+        let created_at = s
+            .samples
+            .iter()
+            .map(|x| x.collected_at)
+            .min()
+            .unwrap_or(now)
+            .min(now);
+        let session = store::SampleSession {
+            id: Uuid::now_v7(),
+            units: intake::outbreaks::units_of_commune(
+                units,
+                domain::units::UnitVersion::V2025,
+                &s.commune_code,
+            )?,
+            place: s.place.clone(),
+            held_on: s.held_on,
+            lab_code: s.lab_code.clone(),
+            created_by: STATION_USER.into(),
+            created_at,
+        };
+        let commune = session.units.commune_code.clone();
+        store
+            .save_sample_session(
+                &session,
+                &audit_entry(
+                    created_at,
+                    "sample_session.create",
+                    "sample_session",
+                    session.id,
+                    &commune,
+                    serde_json::json!({"lab_code": session.lab_code, "source": "demo"}),
+                ),
+            )
+            .await?;
+        let ids: Vec<Uuid> = s.samples.iter().map(|_| Uuid::now_v7()).collect();
+        let samples: Vec<store::Sample> = s
+            .samples
+            .iter()
+            .zip(&ids)
+            .map(|(x, &id)| store::Sample {
+                id,
+                session_id: session.id,
+                province_code: session.units.province_code.clone(),
+                code: x.code.clone(),
+                members: x
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let p = persons.get(m);
+                        store::SampleMember {
+                            person_id: p.map(|p| p.id),
+                            full_name: p.map(|p| p.full_name.clone()).unwrap_or_default(),
+                            national_id: p
+                                .and_then(|p| p.national_id.as_ref())
+                                .map(|n| n.as_str().to_string())
+                                .unwrap_or_default(),
+                            phone: p
+                                .and_then(|p| p.phone.as_ref())
+                                .map(|n| n.as_str().to_string())
+                                .unwrap_or_default(),
+                        }
+                    })
+                    .collect(),
+                pool_id: x.pool.map(|i| ids[i]),
+                lab_code: s.lab_code.clone(),
+                collected_at: x.collected_at,
+                received_at: Some(x.received_at),
+                resulted_at: Some(x.resulted_at),
+                result: Some(x.result),
+                status: store::SampleStatus::Resulted,
+            })
+            .collect();
+        store
+            .save_samples(
+                &samples,
+                &audit_entry(
+                    created_at,
+                    "sample.collect",
+                    "sample_session",
+                    session.id,
+                    &commune,
+                    serde_json::json!({"samples": samples.len(), "source": "demo"}),
+                ),
+            )
+            .await?;
+        samples_stored += samples.len();
+    }
+    Ok((e.sample_sessions.len(), samples_stored))
+}
+
+/// Stores the border gates' daily counts and the entrants' declarations.
+async fn load_border(
+    store: &dyn Store,
+    e: &EpidemicHistory,
+    case_ids: &HashMap<&str, Uuid>,
+    persons: &HashMap<Uuid, &Person>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, usize)> {
+    let units = domain::units::AdminUnits::embedded();
+    let province = e
+        .gates
+        .first()
+        .and_then(|g| units.v2025.province_of(&g.commune_code))
+        .map(|p| p.code.clone())
+        .unwrap_or_default();
+    for b in &e.border_counts {
+        let at = vn_instant(b.day, 21 * 60).min(now);
+        let count = store::BorderCount {
+            gate_code: b.gate_code.clone(),
+            province_code: province.clone(),
+            day: b.day,
+            entrants: b.entrants,
+            from_variant_areas: b.from_variant_areas,
+        };
+        store
+            .save_border_count(
+                &count,
+                &audit_entry(
+                    at,
+                    "border.count",
+                    "border_count",
+                    format!("{}/{}", b.gate_code, b.day),
+                    &province,
+                    serde_json::json!({"entrants": b.entrants, "source": "demo"}),
+                ),
+            )
+            .await?;
+    }
+    for d in &e.declarations {
+        let at = vn_instant(d.entered_on, 9 * 60).min(now);
+        let destination = match d.person_id.and_then(|p| persons.get(&p)) {
+            Some(p) => CaseUnits::of_person(p),
+            None => intake::outbreaks::units_of_commune(
+                units,
+                domain::units::UnitVersion::V2025,
+                &d.commune_code,
+            )?,
+        };
+        let status = match d.status.as_str() {
+            "following" if d.followup_until < today => "completed",
+            s => s,
+        };
+        let declaration = store::EntryDeclaration {
+            id: Uuid::now_v7(),
+            units: destination,
+            full_name: d.full_name.clone(),
+            document_number: d.document_number.clone(),
+            phone: d.phone.clone(),
+            gate_code: d.gate_code.clone(),
+            entered_on: d.entered_on,
+            from_area: d.from_area.clone(),
+            variant_area: d.variant_area,
+            followup_until: d.followup_until,
+            status: status.into(),
+            case_id: d
+                .case_record_id
+                .as_deref()
+                .and_then(|r| case_ids.get(r).copied()),
+            created_at: at,
+        };
+        store
+            .save_entry_declaration(
+                &declaration,
+                &audit_entry(
+                    at,
+                    "entry.declare",
+                    "entry_declaration",
+                    declaration.id,
+                    &declaration.units.commune_code,
+                    serde_json::json!({"gate_code": d.gate_code, "source": "demo"}),
+                ),
+            )
+            .await?;
+    }
+    Ok((e.declarations.len(), e.border_counts.len()))
+}
+
 pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
     let url = file.database_url(args.db.database);
     let store = store::open(&url).await?;
@@ -334,9 +1202,20 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
         seed: args.seed,
         as_of: args.as_of,
     };
-    let report = load_with(store.as_ref(), &params, !args.no_vaccination)
-        .await
-        .context("nạp dữ liệu mẫu thất bại")?;
+    // A given day is loaded as at noon of that day in Vietnam (after the last check-ins).
+    let now = match args.today {
+        Some(day) => vn_instant(day, 12 * 60),
+        None => Utc::now(),
+    };
+    let report = load_with(
+        store.as_ref(),
+        &params,
+        !args.no_vaccination,
+        !args.no_epidemic,
+        now,
+    )
+    .await
+    .context("nạp dữ liệu mẫu thất bại")?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     store.close().await;
     Ok(())

@@ -16,6 +16,13 @@
 //! --template OUT.xlsx|OUT.csv` writes the Vietnamese template. `phongdich import sites FILE`
 //! (`code,name,commune_code`) and `phongdich import lots FILE` (`vaccine,lot,expiry`) fill the
 //! lists of vaccination sites and vaccine lots.
+//!
+//! `phongdich import tests FILE`: laboratory results (`record_id,national_id,full_name,dob,sex,
+//! commune_code,phone,sample_date,test_type,result,lab_code`), each row validated
+//! ([`domain::test_record::parse_row`]), good rows stored, linked and turned into cases in
+//! batches of 10,000 ([`intake::lab_tests::record_tests`], idempotent per lab and record id);
+//! prints `{inserted, duplicates, rejected, linked, review, unlinked, cases_created,
+//! cases_updated, errors_file}`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -60,6 +67,15 @@ pub enum Command {
         /// Write the Vietnamese import template to this .xlsx or .csv file instead.
         #[arg(long, value_name = "OUT", conflicts_with = "file")]
         template: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Import laboratory test results (CSV or XLSX; columns record_id,national_id,full_name,dob,
+    /// sex,commune_code,phone,sample_date,test_type,result,lab_code): positive RT-PCR and rapid
+    /// antigen results open or update cases.
+    Tests {
+        /// The file to import (.csv or .xlsx).
+        file: PathBuf,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -438,6 +454,89 @@ pub async fn import_doses(
     Ok(summary)
 }
 
+/// What a tests import did, printed as JSON.
+#[derive(Debug, Default, Serialize)]
+pub struct TestsSummary {
+    pub inserted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub linked: usize,
+    pub review: usize,
+    pub unlinked: usize,
+    pub cases_created: u64,
+    pub cases_updated: u64,
+    /// Contacts under follow-up who became cases with these results.
+    pub contacts_became_cases: usize,
+    /// Rejected rows with reasons (`null` when every row was accepted).
+    pub errors_file: Option<String>,
+}
+
+/// Test rows stored and linked per batch (one transaction and audit entry each).
+const TEST_BATCH: usize = 10_000;
+
+/// Imports a file of test results; rejected rows go to `errors_path`. `today` bounds sample
+/// dates; `received_at` is when the results reached the system (reporting deadlines).
+pub async fn import_tests(
+    store: &dyn store::Store,
+    file: &Path,
+    errors_path: &Path,
+    today: chrono::NaiveDate,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<TestsSummary> {
+    let table = read_table(file)?;
+    let missing: Vec<&str> = domain::test_record::REQUIRED_COLUMNS
+        .into_iter()
+        .filter(|c| !table.header.iter().any(|h| h.trim() == *c))
+        .collect();
+    if !missing.is_empty() {
+        bail!("tệp thiếu cột bắt buộc: {}", missing.join(", "));
+    }
+    let index = header_index(&table);
+    let mut rows = Vec::new();
+    let mut rejected: Vec<RejectedCell> = Vec::new();
+    let mut summary = TestsSummary::default();
+    for (i, row) in table.rows.iter().enumerate() {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let get = |c: &str| index.get(c).and_then(|&k| row.get(k)).cloned();
+        match domain::test_record::parse_row(get, today) {
+            Ok(r) => rows.push(r),
+            Err(errs) => {
+                summary.rejected += 1;
+                rejected.extend(
+                    errs.into_iter()
+                        .map(|e| (i + 2, e.column, e.value, e.message)),
+                );
+            }
+        }
+    }
+    for (n, chunk) in rows.chunks(TEST_BATCH).enumerate() {
+        let audit = domain::audit::NewAuditEntry {
+            at: chrono::Utc::now(),
+            actor_id: None,
+            actor: Some("phongdich import".into()),
+            action: "tests.import".into(),
+            entity_type: Some("file".into()),
+            entity_id: file.file_name().map(|f| f.to_string_lossy().into_owned()),
+            unit_code: None,
+            ip: None,
+            details: serde_json::json!({ "batch": n + 1, "rows": chunk.len() }),
+        };
+        let b = intake::lab_tests::record_tests(store, chunk, received_at, Some(&audit)).await?;
+        summary.inserted += b.inserted;
+        summary.duplicates += b.duplicates;
+        summary.linked += b.linked;
+        summary.review += b.review;
+        summary.unlinked += b.unlinked;
+        summary.cases_created += b.cases_created;
+        summary.cases_updated += b.cases_updated;
+        summary.contacts_became_cases += b.contacts_became_cases;
+    }
+    summary.errors_file = write_rejected(errors_path, &rejected)?;
+    Ok(summary)
+}
+
 /// Writes the Vietnamese dose import template: an .xlsx with a notes sheet, or a .csv (header
 /// and example row) with its notes in `NAME.huong-dan.csv`. Returns the files written.
 pub fn write_dose_template(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -668,6 +767,20 @@ pub async fn run(cmd: Command, file_config: &FileConfig) -> anyhow::Result<()> {
                 &file,
                 &errors_path_of(&file),
                 chrono::Local::now().date_naive(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            store.close().await;
+            Ok(())
+        }
+        Command::Tests { file, db } => {
+            let store = store::open(&file_config.database_url(db.database)).await?;
+            let summary = import_tests(
+                store.as_ref(),
+                &file,
+                &errors_path_of(&file),
+                intake::care::local_date(chrono::Utc::now()),
+                chrono::Utc::now(),
             )
             .await?;
             println!("{}", serde_json::to_string(&summary)?);

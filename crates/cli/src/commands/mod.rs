@@ -8,6 +8,7 @@ pub mod followup;
 pub mod import;
 pub mod link;
 pub mod population;
+pub mod rules;
 pub mod serve;
 pub mod user;
 

@@ -4,10 +4,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod certificates;
 pub mod coverage;
 pub mod doses;
 pub mod followup;
+pub mod outbreaks;
 pub mod persons;
 pub mod population;
 pub mod records;
@@ -16,7 +18,7 @@ pub mod users;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use domain::auth::{Access, Permission};
 
 use crate::AppState;
@@ -245,8 +247,83 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             Requires(Permission::ReadAudit),
             get(audit::list),
         )
+        .route(
+            M::POST,
+            "/tests",
+            Requires(Permission::RecordTests),
+            post(cases::submit_tests),
+        )
+        .route(
+            M::GET,
+            "/cases",
+            Requires(Permission::ManageCases),
+            get(cases::list),
+        )
+        .route(
+            M::GET,
+            "/cases/{id}",
+            Requires(Permission::ManageCases),
+            get(cases::get_one),
+        )
+        .route(
+            M::PATCH,
+            "/cases/{id}",
+            Requires(Permission::ManageCases),
+            patch(cases::patch),
+        )
+        .route(
+            M::POST,
+            "/cases/{id}/checkins",
+            Requires(Permission::ManageCases),
+            post(cases::add_checkin),
+        )
+        .route(
+            M::GET,
+            "/cases/{id}/checkins",
+            Requires(Permission::ManageCases),
+            get(cases::list_checkins),
+        )
+        .route(
+            M::POST,
+            "/cases/{id}/discharge",
+            Requires(Permission::ManageCases),
+            post(cases::discharge),
+        )
+        .route(
+            M::GET,
+            "/alerts",
+            Requires(Permission::ManageCases),
+            get(cases::alerts),
+        )
+        .route(
+            M::GET,
+            "/daily-report",
+            Requires(Permission::ViewSurveillance),
+            get(cases::daily_report),
+        )
+        .route(
+            M::POST,
+            "/daily-report",
+            Requires(Permission::SubmitDailyReport),
+            post(cases::submit_report),
+        )
+        .route(
+            M::GET,
+            "/daily-report/missing",
+            Requires(Permission::ViewSurveillance),
+            get(cases::missing),
+        )
+        .route(
+            M::POST,
+            "/my/checkins",
+            Requires(Permission::SelfReport),
+            post(cases::my_checkin),
+        )
         .into_parts();
-    (router.fallback(not_found), specs)
+    let (outbreak_router, outbreak_specs) = outbreaks::routes();
+    let mut specs = specs;
+    specs.extend(outbreak_specs);
+    (router.merge(outbreak_router).fallback(not_found), specs)
 }
 
 async fn not_found() -> crate::error::ApiError {

@@ -3,15 +3,18 @@
 
 pub mod admin;
 pub mod auth_pages;
+pub mod cases;
 pub mod certificates;
 pub mod coverage;
 pub mod followup;
 pub mod home;
 pub mod layout;
 pub mod linkage;
+pub mod outbreaks;
 pub mod person;
 pub mod persons;
 pub mod sections;
+pub mod transmission_graph;
 pub mod vaccination_record;
 
 pub use auth_pages::CsrfForm;
@@ -229,6 +232,87 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             Requires(Permission::SignCertificates),
             post(certificates::sign_submit),
         );
+    r = r
+        .route(M::GET, "/cases", Authenticated, get(cases::landing))
+        .route(
+            M::GET,
+            "/cases/list",
+            Requires(Permission::ManageCases),
+            get(cases::list_page),
+        )
+        .route(
+            M::GET,
+            "/cases/alerts",
+            Requires(Permission::ManageCases),
+            get(cases::alerts::page),
+        )
+        .route(
+            M::GET,
+            "/cases/tests/new",
+            Requires(Permission::RecordTests),
+            get(cases::tests_form::new_page),
+        )
+        .route(
+            M::POST,
+            "/cases/tests/new",
+            Requires(Permission::RecordTests),
+            post(cases::tests_form::submit),
+        )
+        .route(
+            M::GET,
+            "/cases/{id}",
+            Requires(Permission::ManageCases),
+            get(cases::detail::page),
+        )
+        .route(
+            M::POST,
+            "/cases/{id}/checkin",
+            Requires(Permission::ManageCases),
+            post(cases::detail::checkin_submit),
+        )
+        .route(
+            M::POST,
+            "/cases/{id}/edit",
+            Requires(Permission::ManageCases),
+            post(cases::detail::edit_submit),
+        )
+        .route(
+            M::POST,
+            "/cases/{id}/discharge",
+            Requires(Permission::ManageCases),
+            post(cases::detail::discharge_submit),
+        )
+        .route(
+            M::GET,
+            "/reports",
+            Authenticated,
+            get(cases::reports::landing),
+        )
+        .route(
+            M::GET,
+            "/reports/daily",
+            Requires(Permission::ViewSurveillance),
+            get(cases::reports::daily_page),
+        )
+        .route(
+            M::POST,
+            "/reports/daily",
+            Requires(Permission::SubmitDailyReport),
+            post(cases::reports::submit),
+        )
+        .route(
+            M::GET,
+            "/my/checkin",
+            Requires(Permission::SelfReport),
+            get(cases::citizen::page),
+        )
+        .route(
+            M::POST,
+            "/my/checkin",
+            Requires(Permission::SelfReport),
+            post(cases::citizen::submit),
+        );
+    r = outbreaks::routes(r);
     for path in sections::planned_paths() {
         r = r.route(M::GET, path, Public, sections::handler(path));
     }

@@ -9,12 +9,13 @@ use crate::AppState;
 use crate::auth::{MaybeCaller, Principal};
 use crate::i18n::Lang;
 
-/// Sections with no capability yet: every one but the overview, vaccination and administration.
+/// Sections with no capability yet: every one but the overview, vaccination, cases, reports and
+/// administration.
 pub fn planned_paths() -> impl Iterator<Item = &'static str> {
     SECTIONS
         .iter()
         .map(|(p, _, _)| *p)
-        .filter(|p| !matches!(*p, "/" | "/admin" | "/vaccination"))
+        .filter(|p| !matches!(*p, "/" | "/admin" | "/vaccination" | "/cases" | "/reports"))
 }
 
 /// The handler of a planned section.
