@@ -1,6 +1,6 @@
 //! `phongdich` — the one binary: `serve`, `migrate`, `demo`, `population`, `import`, `link`,
 //! `dedupe`, `linkage-data`, `link-score`, `user`, `token`, `audit`, `coverage`,
-//! `allocate`, `followup`, `cert`, `rules`.
+//! `allocate`, `followup`, `cert`, `rules`, `rt`, `level`.
 //!
 //! Configuration comes from flags, then `PHONGDICH_*` environment variables, then a TOML file
 //! (`--config`, `PHONGDICH_CONFIG`, or `./phongdich.toml` when present), then defaults.
@@ -70,6 +70,11 @@ enum Command {
     /// Rulesets (home care, severity, case management): list them, or check an input file.
     #[command(subcommand)]
     Rules(commands::rules::Command),
+    /// Reproduction number Rt over sliding windows of a daily case series (EpiEstim method).
+    Rt(commands::rt::Args),
+    /// Epidemic level (cấp độ dịch) of units from their weekly indicators (CSV), or list the rulesets.
+    #[command(subcommand)]
+    Level(commands::level::Command),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +110,8 @@ fn main() -> ExitCode {
             Command::Followup(a) => commands::followup::run(a, &file).await,
             Command::Cert(c) => commands::cert::run(c, &file).await,
             Command::Rules(c) => commands::rules::run(c),
+            Command::Rt(a) => commands::rt::run(a),
+            Command::Level(c) => commands::level::run(c, &file).await,
         }
     });
     match result {

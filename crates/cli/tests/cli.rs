@@ -2027,6 +2027,16 @@ fn import_tests_opens_cases_rejects_bad_rows_and_is_idempotent() {
     assert_eq!(cases[1].len(), 1);
     assert!(cases[2].is_empty() && cases[3].is_empty());
 
+    // The weekly epidemic level of the province from these cases, proposed for approval.
+    let (ok, weekly, err) = run_json(&["level", "weekly", "--province", "12", "--database", &url]);
+    assert!(ok, "{err}");
+    assert_eq!(weekly[0]["province_code"], "12", "{weekly}");
+    assert_eq!(weekly[0]["hierarchy"], "2025", "{weekly}");
+    assert!(weekly[0]["units"].as_i64().unwrap() > 1, "{weekly}");
+    let (ok, _, err) = run_json(&["level", "weekly", "--database", &url]);
+    assert!(!ok);
+    assert!(err.contains("--province"), "{err}");
+
     // A file without the result column is refused as a whole, naming the column.
     let bad = dir.path().join("thieu-cot.csv");
     std::fs::write(
@@ -2037,4 +2047,293 @@ fn import_tests_opens_cases_rejects_bad_rows_and_is_idempotent() {
     let (ok, _, err) = run_json(&["import", "tests", bad.to_str().unwrap(), "--database", &url]);
     assert!(!ok);
     assert!(err.contains("result"), "{err}");
+}
+
+#[test]
+fn level_assess_band_edges_crisis_what_if_and_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let header = "unit_code,population,new_cases_week,oxygen_cases_7d_avg,deaths_week,free_covid_beds,icu_beds_staffed,coverage_1dose_18plus,coverage_full_50plus\n";
+    // Units of 100,000 people on both sides of 4800's verified edges (rate = cases), one with a
+    // single crisis condition (3 ICU beds per 100,000), and a what-if scenario in full crisis.
+    let units = write(
+        "units.csv",
+        &format!(
+            "{header}\
+             X-19.99,100000,19.99,,,,,0.8,0.9\n\
+             X-20,100000,20,,,,,0.8,0.9\n\
+             X-49.99,100000,49.99,,,,,0.8,0.9\n\
+             X-50,100000,50,,,,,0.8,0.9\n\
+             X-149.99,100000,149.99,,,,,0.8,0.9\n\
+             X-150,100000,150,,,,,0.8,0.9\n\
+             ICU-thieu,100000,10,0,0,50,3,0.8,0.9\n\
+             KichBan-A,10000,50,4,1,0.5,0.2,75%,0.85\n"
+        ),
+    );
+    let (ok, out, err) = run_json(&[
+        "level",
+        "assess",
+        "--input",
+        &units,
+        "--ruleset",
+        "qd-4800-2021",
+    ]);
+    assert!(ok, "{err}");
+    let rows = out.as_array().unwrap();
+    assert_eq!(rows.len(), 8, "{out}");
+    let expect = [
+        ("X-19.99", 1, "low"),
+        ("X-20", 2, "medium"),
+        ("X-49.99", 2, "medium"),
+        ("X-50", 3, "high"),
+        ("X-149.99", 3, "high"),
+        ("X-150", 4, "very_high"),
+        ("ICU-thieu", 1, "low"),
+        ("KichBan-A", 4, "very_high"),
+    ];
+    for (row, (unit, level, transmission)) in rows.iter().zip(expect) {
+        assert_eq!(row["unit_code"], unit, "{row}");
+        assert_eq!(row["level"], level, "{row}");
+        assert_eq!(row["criteria"]["transmission"], transmission, "{row}");
+        assert_eq!(row["ruleset"], "qd-4800-2021", "{row}");
+        assert_eq!(row["crisis_scenario"], "laichau-2023", "{row}");
+        assert!(row["unverified"].is_array(), "{row}");
+    }
+    assert_eq!(rows[1]["criteria"]["cases_per_100k_week"], 20.0);
+    assert_eq!(rows[0]["crisis"], false);
+    assert_eq!(rows[0]["colour"], "green");
+    assert_eq!(rows[5]["colour"], "red");
+    // One condition met: a crisis (any one), with one reason and the unverified "any" rule.
+    let icu = &rows[6];
+    assert_eq!(icu["crisis"], true, "{icu}");
+    let reasons = icu["crisis_reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{icu}");
+    assert!(
+        reasons[0]
+            .as_str()
+            .unwrap()
+            .starts_with("icu_per_100k: 3 < 4"),
+        "{icu}"
+    );
+    assert!(
+        icu["unverified"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == "laichau-2023.combination (any)"),
+        "{icu}"
+    );
+    // The what-if scenario: 500 cases, 40 on oxygen, 5 free beds, 2 ICU beds per 100,000.
+    let what_if = &rows[7];
+    assert_eq!(what_if["crisis"], true);
+    let reasons: Vec<&str> = what_if["crisis_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    for code in [
+        "cases_per_100k_week",
+        "oxygen_per_100k",
+        "free_beds_per_100k",
+        "icu_per_100k",
+    ] {
+        assert!(reasons.iter().any(|r| r.starts_with(code)), "{reasons:?}");
+    }
+    assert_eq!(what_if["criteria"]["coverage"][0]["value"], 0.75);
+
+    // Default ruleset: the one in force today (218); very high needs more than 600.
+    let today = write(
+        "today.csv",
+        "unit_code,population,new_cases_week,coverage_full_total,coverage_full_50plus\n\
+         T-600,100000,600,0.8,0.95\n\
+         T-600.01,100000,600.01,0.8,0.95\n",
+    );
+    let (ok, out, err) = run_json(&["level", "assess", "--input", &today]);
+    assert!(ok, "{err}");
+    assert_eq!(out[0]["ruleset"], "qd-218-2022", "{out}");
+    assert_eq!(out[0]["criteria"]["transmission"], "high");
+    assert_eq!(out[0]["level"], 3);
+    assert_eq!(out[1]["criteria"]["transmission"], "very_high");
+    assert_eq!(out[1]["level"], 4);
+    // A date picks the ruleset then in force.
+    let (ok, out, err) = run_json(&[
+        "level",
+        "assess",
+        "--input",
+        &today,
+        "--as-of",
+        "2021-12-01",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out[0]["ruleset"], "qd-4800-2021", "{out}");
+
+    // The table format.
+    let table = phongdich()
+        .args(["level", "assess", "--input", &units, "--format", "table"])
+        .output()
+        .unwrap();
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("KichBan-A") && text.contains("qd-218-2022"),
+        "{text}"
+    );
+
+    // A bad row: one error line naming its line and column, nothing printed.
+    for (name, row, column) in [
+        ("bad-pop.csv", "B,abc,1,,,,,,", "population"),
+        ("bad-cov.csv", "B,1000,1,,,,,72,", "coverage_1dose_18plus"),
+        ("bad-neg.csv", "B,1000,-3,,,,,,", "new_cases_week"),
+    ] {
+        let path = write(
+            name,
+            &format!("{header}A,1000,1,,,,,,\nA2,1000,1,,,,,,\n{row}\n"),
+        );
+        let (ok, out, err) = run_json(&["level", "assess", "--input", &path]);
+        assert!(!ok, "{name}: {out}");
+        assert_eq!(out, serde_json::Value::Null, "{name}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        assert!(err.starts_with("lỗi [invalid_input]"), "{name}: {err}");
+        assert!(
+            err.contains(&format!("dòng 4, cột {column}")),
+            "{name}: {err}"
+        );
+    }
+    let path = write("bad-col.csv", "unit_code,population,new_cases\nA,1,0\n");
+    let (ok, _, err) = run_json(&["level", "assess", "--input", &path]);
+    assert!(!ok);
+    assert!(err.contains("new_cases"), "{err}");
+
+    // An unknown ruleset: the error lists the known ids.
+    let (ok, _, err) = run_json(&["level", "assess", "--input", &units, "--ruleset", "qd-9999"]);
+    assert!(!ok);
+    assert!(
+        err.contains("qd-9999") && err.contains("qd-4800-2021") && err.contains("qd-218-2022"),
+        "{err}"
+    );
+
+    let (ok, out, err) = run_json(&["level", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["rulesets"][0]["id"], "qd-4800-2021");
+    assert_eq!(out["rulesets"][1]["citation"]["number"], "218/QĐ-BYT");
+    assert_eq!(out["crisis_scenario"]["id"], "laichau-2023");
+}
+
+#[test]
+fn rt_flu2009_matches_epiestim_and_rejects_date_gaps() {
+    let testdata = std::env::var_os("PHONGDICH_TESTDATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+        });
+    let golden_path = testdata.join("rt/flu2009.json");
+    let Ok(text) = std::fs::read_to_string(&golden_path) else {
+        eprintln!(
+            "NOTICE: skipping rt_flu2009_matches_epiestim_and_rejects_date_gaps: {} not found",
+            golden_path.display()
+        );
+        return;
+    };
+    let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let incidence: Vec<f64> = golden["incidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let first = chrono::NaiveDate::from_ymd_opt(2009, 4, 27).unwrap();
+    let day = |i: usize| first + chrono::Days::new(i as u64);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("date,cases\n");
+    for (i, c) in incidence.iter().enumerate() {
+        csv.push_str(&format!("{},{c}\n", day(i)));
+    }
+    let cases = dir.path().join("cases.csv");
+    std::fs::write(&cases, &csv).unwrap();
+    let si = dir.path().join("si.json");
+    std::fs::write(&si, golden["si_distr"].to_string()).unwrap();
+
+    let (ok, out, err) = run_json(&[
+        "rt",
+        "--input",
+        cases.to_str().unwrap(),
+        "--si",
+        si.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let got = out.as_array().unwrap();
+    let expected = golden["expected"].as_array().unwrap();
+    assert_eq!(got.len(), expected.len(), "{out}");
+    let mut worst = [0.0f64; 3];
+    for (g, e) in got.iter().zip(expected) {
+        assert_eq!(g["t_start"], e["t_start"]);
+        assert_eq!(g["t_end"], e["t_end"]);
+        let t_start = g["t_start"].as_u64().unwrap() as usize;
+        let t_end = g["t_end"].as_u64().unwrap() as usize;
+        assert_eq!(g["date_start"], day(t_start - 1).to_string());
+        assert_eq!(g["date_end"], day(t_end - 1).to_string());
+        for (name, tol, slot) in [
+            ("mean", 1e-6, 0),
+            ("sd", 1e-6, 1),
+            ("q025", 1e-4, 2),
+            ("median", 1e-4, 2),
+            ("q975", 1e-4, 2),
+        ] {
+            let (v, want) = (g[name].as_f64().unwrap(), e[name].as_f64().unwrap());
+            let dev = (v - want).abs();
+            worst[slot] = worst[slot].max(dev);
+            assert!(dev <= tol, "window {t_start}-{t_end}: {name} {v} vs {want}");
+        }
+    }
+    eprintln!(
+        "rt CLI: {} windows; largest deviations mean {:e}, sd {:e}, quantiles {:e}",
+        got.len(),
+        worst[0],
+        worst[1],
+        worst[2]
+    );
+    // The first window runs from day 2 to day 8, i.e. 28 April to 4 May 2009.
+    assert_eq!(got[0]["date_start"], "2009-04-28");
+    assert_eq!(got[0]["date_end"], "2009-05-04");
+
+    // The parametric SI of Flu2009 (mean 2.6, sd 1.5) gives the same windows, with other values.
+    let si_param = dir.path().join("si-param.json");
+    std::fs::write(&si_param, r#"{"mean": 2.6, "sd": 1.5}"#).unwrap();
+    let (ok, param, err) = run_json(&[
+        "rt",
+        "--input",
+        cases.to_str().unwrap(),
+        "--si",
+        si_param.to_str().unwrap(),
+        "--window",
+        "7",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(param.as_array().unwrap().len(), expected.len());
+    let r0 = param[0]["mean"].as_f64().unwrap();
+    assert!(r0 > 1.0 && r0 < 2.5, "{param}");
+
+    // A missing day (line 6 jumps from 1 May to 3 May) is refused, naming the line.
+    let mut lines: Vec<&str> = csv.lines().collect();
+    lines.remove(5);
+    let gap = dir.path().join("gap.csv");
+    std::fs::write(&gap, lines.join("\n") + "\n").unwrap();
+    let (ok, _, err) = run_json(&[
+        "rt",
+        "--input",
+        gap.to_str().unwrap(),
+        "--si",
+        si.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("dòng 6"), "{err}");
+    assert!(err.contains("2009-05-02"), "{err}");
 }

@@ -142,6 +142,10 @@ pub enum Permission {
     ProcessSamples,
     /// A citizen's own home-care check-ins.
     SelfReport,
+    /// Compute the weekly epidemic level of the unit's province and type capacity figures.
+    AssessLevels,
+    /// Approve a computed weekly epidemic level (the province's decision) and see crisis alerts.
+    ApproveLevels,
 }
 
 /// What a route requires of its caller.
@@ -245,6 +249,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
             Admin | ProvinceOfficer | DistrictOfficer | CommuneStaff | Lab
         ),
         SelfReport => role == Citizen,
+        AssessLevels => matches!(role, Admin | ProvinceOfficer | DistrictOfficer),
+        ApproveLevels => matches!(role, Admin | ProvinceOfficer),
     }
 }
 

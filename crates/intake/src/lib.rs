@@ -17,7 +17,9 @@ pub mod care;
 pub mod doses;
 pub mod followup;
 pub mod lab_tests;
+pub mod levels;
 pub mod outbreaks;
+pub mod rt;
 
 use std::collections::{HashMap, HashSet};
 

@@ -357,6 +357,10 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
         ("GET", "/api/v1/coverage") => p(format!(
             "/api/v1/coverage?unit={unit}&hierarchy={version}&as_of=2026-01-01"
         )),
+        // Rt: public aggregates of any unit.
+        ("GET", "/api/v1/rt") => p(format!(
+            "/api/v1/rt?unit={unit}&hierarchy={version}&days=60&as_of=2022-03-20"
+        )),
         ("GET", "/api/v1/allocation") => p(format!(
             "/api/v1/allocation?unit={unit}&hierarchy={version}&product=Pfizer&doses=100&as_of=2026-01-01"
         )),
@@ -574,12 +578,51 @@ fn probe(spec: &RouteSpec, c: &Caller, w: &World, inside: bool, fresh_user: Uuid
                 body: body.filter(|_| spec.method != Method::GET),
             }
         }
+        // Epidemic levels: computed and approved for a whole province.
+        ("GET", "/api/v1/levels") => p("/api/v1/levels".into()),
+        ("POST", "/api/v1/levels/runs") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({
+                "province_code": province_of(&unit, version), "hierarchy": version,
+                "week_start": "2022-03-07"})),
+        },
+        ("GET", "/api/v1/levels/runs") => p(format!(
+            "/api/v1/levels/runs?province={}",
+            province_of(&unit, version)
+        )),
+        ("GET", "/api/v1/levels/runs/{id}") => p(format!("/api/v1/levels/runs/{}", Uuid::nil())),
+        ("POST", "/api/v1/levels/runs/{id}/approve") => {
+            p(format!("/api/v1/levels/runs/{}/approve", Uuid::nil()))
+        }
+        ("PUT", "/api/v1/levels/capacity") => Probe {
+            method: m,
+            path: spec.path.clone(),
+            body: Some(serde_json::json!({
+                "unit_code": unit, "hierarchy": version, "week_start": "2022-03-07",
+                "free_covid_beds": 10})),
+        },
+        ("GET", "/api/v1/levels/alerts") => p(format!(
+            "/api/v1/levels/alerts?province={}&hierarchy={version}",
+            province_of(&unit, version)
+        )),
         ("GET", "/healthz" | "/readyz" | "/metrics") => p(spec.path.clone()),
         ("GET", path) if path.starts_with("/static/") => p(spec.path.clone()),
         (method, path) => panic!(
             "route {method} {path} has no authorization probe: add one to crates/server/tests/authz.rs"
         ),
     }
+}
+
+/// The province of a unit code in a hierarchy.
+fn province_of(unit: &str, version: &str) -> String {
+    let units = domain::units::AdminUnits::embedded();
+    let h = domain::units::UnitVersion::parse(version).unwrap();
+    units
+        .hierarchy(h)
+        .province_of(unit)
+        .map(|p| p.code.clone())
+        .unwrap_or_else(|| unit.to_string())
 }
 
 /// The commune typed on a dose row: one of the caller's unit (the first Lai Châu person's
@@ -719,6 +762,23 @@ fn expected(spec: &RouteSpec, c: &Caller, inside: bool) -> StatusCode {
             StatusCode::CREATED
         }
         "/api/v1/persons/{id}/merges/{merge_id}/undo" => StatusCode::NOT_FOUND,
+        // Levels: a whole province (district officers may only type their capacity).
+        "/api/v1/levels/runs" if spec.method == Method::POST => {
+            if role == Role::Admin || (role == Role::ProvinceOfficer && inside) {
+                StatusCode::CREATED
+            } else {
+                StatusCode::FORBIDDEN
+            }
+        }
+        "/api/v1/levels/alerts" => {
+            if role == Role::Admin || (role == Role::ProvinceOfficer && inside) {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            }
+        }
+        "/api/v1/levels/runs/{id}" | "/api/v1/levels/runs/{id}/approve" => StatusCode::NOT_FOUND,
+        "/api/v1/levels/capacity" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         // Coverage is aggregate (any unit); allocation only within the caller's unit.
         "/api/v1/allocation" if !inside && role != Role::Admin => StatusCode::FORBIDDEN,
         _ => StatusCode::OK,

@@ -164,8 +164,13 @@ async fn home_page_is_vietnamese_with_sections_and_english_switch() {
     let r = app.get("/lang/vi?next=//evil.example").await;
     assert_eq!(r.headers()["location"], "/");
     // Section pages exist and say plainly they are not built yet.
+    let html = app.get("/capacity").await.text().await.unwrap();
+    assert!(html.contains("Năng lực điều trị") && html.contains("đang được xây dựng"));
+    // The epidemic level page is built: public, with nothing approved yet.
     let html = app.get("/epidemic-level").await.text().await.unwrap();
-    assert!(html.contains("Cấp độ dịch") && html.contains("đang được xây dựng"));
+    assert!(
+        html.contains("Cấp độ dịch") && html.contains("Chưa có cấp độ dịch nào được phê duyệt")
+    );
     let r = app.get("/no-such-page").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.stop().await;

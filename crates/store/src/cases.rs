@@ -194,6 +194,23 @@ pub struct DailyFigures {
     pub alerts: i64,
 }
 
+/// A unit's daily case series over a date range (input of Rt estimation): one entry per day from
+/// `from` to `to`, zeros on days without a row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DailyCaseSeries {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// New cases per day (first positive), from the `surveillance_daily` counters summed over
+    /// the scope's communes; discarded cases are not counted.
+    pub new_cases: Vec<i64>,
+    /// Of those, the cases whose `detection_source` is `imported`, by first positive (read from
+    /// the case rows; discarded cases are not counted).
+    pub imported: Vec<i64>,
+}
+
+/// Longest range [`CaseStore::daily_case_series`] answers (days).
+pub const MAX_SERIES_DAYS: i64 = 3_660;
+
 /// A unit's submitted daily report (the figures as submitted are kept).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DailyReport {
@@ -271,6 +288,17 @@ pub trait CaseStore: Send + Sync {
     /// The scope's figures for a day: counters of that day and current-state counts of open
     /// cases.
     async fn daily_figures(&self, scope: &PersonScope, day: NaiveDate) -> Result<DailyFigures>;
+
+    /// The scope's new cases and imported cases per day of `[from, to]` (both included), in one
+    /// query over the counters (`surveillance_daily`) and the imported case rows.
+    /// [`domain::ErrorCode::InvalidInput`] when `to` is before `from` or the range is longer
+    /// than [`MAX_SERIES_DAYS`].
+    async fn daily_case_series(
+        &self,
+        scope: &PersonScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<DailyCaseSeries>;
 
     /// Stores (or replaces) a unit's report for a day with its audit entry.
     async fn submit_daily_report(&self, report: &DailyReport, audit: &NewAuditEntry) -> Result<()>;

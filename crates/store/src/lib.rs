@@ -12,17 +12,20 @@ pub mod cases;
 pub mod certificates;
 pub mod coverage;
 pub mod error;
+pub mod levels;
 pub mod linking_model;
 pub mod model;
 pub mod outbreaks;
 pub mod postgres;
 mod postgres_cases;
 mod postgres_coverage;
+mod postgres_levels;
 mod postgres_outbreaks;
 mod sql;
 pub mod sqlite;
 mod sqlite_cases;
 mod sqlite_coverage;
+mod sqlite_levels;
 mod sqlite_outbreaks;
 
 use std::sync::Arc;
@@ -47,6 +50,9 @@ pub use certificates::{
 pub use coverage::{
     CoverageReport, CoverageUnit, FollowUpCounts, FollowUpNote, FollowUpQuery, FollowUpReason,
     Level, PersonCoverage, RebuildReport, VaccinationSite, VaccineLot,
+};
+pub use levels::{
+    CapacityInput, CommuneCaseCounts, LevelRun, LevelStore, RunStatus, UnitAssessment,
 };
 pub use linking_model::{
     LinkCandidate, LinkDecision, LinkStatus, NewSourceRecord, PersonMerge, RecordKind,
@@ -80,7 +86,7 @@ impl Backend {
 /// The storage contract. Every method is implemented by both backends with the same observable
 /// behaviour (checked by the contract suite).
 #[async_trait]
-pub trait Store: CaseStore + OutbreakStore + Send + Sync + std::fmt::Debug {
+pub trait Store: CaseStore + OutbreakStore + LevelStore + Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations of this backend; idempotent.

@@ -11,8 +11,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::cases::{
-    Case, CaseQuery, CaseStore, CheckIn, DailyFigures, DailyReport, LabTest, TestBatch,
-    TestBatchOutcome,
+    Case, CaseQuery, CaseStore, CheckIn, DailyCaseSeries, DailyFigures, DailyReport, LabTest,
+    TestBatch, TestBatchOutcome,
 };
 use crate::error::from_sqlx;
 use crate::model::{Page, PersonScope, micros};
@@ -21,8 +21,9 @@ use crate::sqlite_cases::{
     ALERT_CONDITION, CaseIds, CounterRow, DAY_COUNTERS_QUERY, Deltas, LAB_TEST_COLUMNS,
     OPEN_STATE_QUERY, RECOMPUTE_COUNTERS_QUERY, applicable_changes, case_columns, case_from_row,
     case_insert_columns, case_not_found, case_update_set, check_checkin, check_report,
-    checkin_from_row, count_differences, counter_row, fold_open_state, lab_test_from_row,
-    push_case_page, push_case_scope, push_case_where, report_from_row, sum_counters,
+    check_series_range, checkin_from_row, count_differences, counter_row, fold_case_series,
+    fold_open_state, lab_test_from_row, push_case_page, push_case_scope, push_case_series_query,
+    push_case_where, report_from_row, sum_counters,
 };
 
 /// Rows per `UNNEST` statement.
@@ -616,6 +617,23 @@ impl CaseStore for PgStore {
             .map_err(from_sqlx)?;
         fold_open_state(&mut figures, rows)?;
         Ok(figures)
+    }
+
+    async fn daily_case_series(
+        &self,
+        scope: &PersonScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> crate::Result<DailyCaseSeries> {
+        check_series_range(from, to)?;
+        let mut qb = QueryBuilder::<Postgres>::new("");
+        push_case_series_query(&mut qb, scope, from, to);
+        let rows: Vec<(NaiveDate, i64, i64)> = qb
+            .build_query_as()
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?;
+        Ok(fold_case_series(from, to, rows))
     }
 
     async fn submit_daily_report(

@@ -17,8 +17,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use crate::cases::{
-    Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyFigures, DailyReport, LabTest,
-    TestBatch, TestBatchOutcome,
+    Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyCaseSeries, DailyFigures,
+    DailyReport, LabTest, MAX_SERIES_DAYS, TestBatch, TestBatchOutcome,
 };
 use crate::error::from_sqlx;
 use crate::model::{Page, PersonQuery, PersonScope, micros};
@@ -356,6 +356,78 @@ pub(crate) const DAY_COUNTERS_QUERY: &str = "SELECT \
      CAST(COALESCE(SUM(tests), 0) AS BIGINT), CAST(COALESCE(SUM(positive_tests), 0) AS BIGINT), \
      CAST(COALESCE(SUM(new_cases), 0) AS BIGINT), CAST(COALESCE(SUM(deaths), 0) AS BIGINT), \
      CAST(COALESCE(SUM(recoveries), 0) AS BIGINT) FROM surveillance_daily WHERE day = ";
+
+/// The query of [`CaseStore::daily_case_series`]: rows `(day, new_cases, imported)` for the days
+/// of `[from, to]` with any — new cases summed from the counters (index on the scope's column
+/// and `day`), imported cases counted from the case rows (index on the scope's column and
+/// `first_positive`). A day may come in two rows; [`fold_case_series`] adds them up.
+pub(crate) fn push_case_series_query<'args, DB>(
+    qb: &mut QueryBuilder<'args, DB>,
+    scope: &PersonScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) where
+    DB: Database,
+    String: Encode<'args, DB> + Type<DB>,
+    NaiveDate: Encode<'args, DB> + Type<DB>,
+{
+    qb.push(
+        "SELECT day, CAST(SUM(new_cases) AS BIGINT) AS new_cases, CAST(0 AS BIGINT) AS imported \
+         FROM surveillance_daily WHERE new_cases <> 0 AND day >= ",
+    )
+    .push_bind(from)
+    .push(" AND day <= ")
+    .push_bind(to);
+    push_case_scope(qb, scope);
+    qb.push(
+        " GROUP BY day UNION ALL \
+         SELECT first_positive, CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM cases \
+         WHERE detection_source = 'imported' AND classification <> 'discarded' \
+         AND first_positive >= ",
+    )
+    .push_bind(from)
+    .push(" AND first_positive <= ")
+    .push_bind(to);
+    push_case_scope(qb, scope);
+    qb.push(" GROUP BY first_positive");
+}
+
+/// Refuses a series range that is reversed or longer than [`MAX_SERIES_DAYS`].
+pub(crate) fn check_series_range(from: NaiveDate, to: NaiveDate) -> crate::Result<()> {
+    let days = (to - from).num_days() + 1;
+    if !(1..=MAX_SERIES_DAYS).contains(&days) {
+        return Err(domain::Error::invalid(
+            "to",
+            format!("Khoảng ngày {from} – {to} không hợp lệ (1 đến {MAX_SERIES_DAYS} ngày)"),
+            format!("date range {from} – {to} is invalid (1 to {MAX_SERIES_DAYS} days)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The series of `[from, to]` from the rows of [`push_case_series_query`] (zeros elsewhere).
+pub(crate) fn fold_case_series(
+    from: NaiveDate,
+    to: NaiveDate,
+    rows: Vec<(NaiveDate, i64, i64)>,
+) -> DailyCaseSeries {
+    let n = usize::try_from((to - from).num_days() + 1).unwrap_or(0);
+    let mut s = DailyCaseSeries {
+        from,
+        to,
+        new_cases: vec![0; n],
+        imported: vec![0; n],
+    };
+    for (day, new_cases, imported) in rows {
+        if let Ok(i) = usize::try_from((day - from).num_days())
+            && i < n
+        {
+            s.new_cases[i] += new_cases;
+            s.imported[i] += imported;
+        }
+    }
+    s
+}
 
 /// Recomputed counters from lab tests and cases (`province, commune, old commune, day, tests,
 /// positive tests, new cases, deaths, recoveries`), counted as [`Deltas::add_test`] and
@@ -1083,6 +1155,23 @@ impl CaseStore for SqliteStore {
             .map_err(from_sqlx)?;
         fold_open_state(&mut figures, rows)?;
         Ok(figures)
+    }
+
+    async fn daily_case_series(
+        &self,
+        scope: &PersonScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> crate::Result<DailyCaseSeries> {
+        check_series_range(from, to)?;
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        push_case_series_query(&mut qb, scope, from, to);
+        let rows: Vec<(NaiveDate, i64, i64)> = qb
+            .build_query_as()
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?;
+        Ok(fold_case_series(from, to, rows))
     }
 
     async fn submit_daily_report(

@@ -1125,3 +1125,75 @@ async fn counter_rebuild_finds_and_repairs_drift() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn daily_case_series_has_new_and_imported_cases_per_day_of_the_scope() {
+    for db in TestDb::all().await {
+        let s = db.store.as_ref();
+        let backend = s.backend();
+        let fx = seeded(s).await;
+        let p = &fx.persons;
+        // c1: two cases on 1/8 (one imported), one on 3/8 imported then discarded, one before
+        // the range; c2: one imported case on 3/8.
+        open_case(s, &p[0], "S0", d(8, 1)).await;
+        let imported = open_case(s, &p[1], "S1", d(8, 1)).await;
+        let discarded = open_case(s, &p[2], "S2", d(8, 3)).await;
+        open_case(s, &p[3], "S3", d(7, 20)).await;
+        let neighbour = open_case(s, &p[4], "S4", d(8, 3)).await;
+        for (case, classification) in [
+            (imported, Classification::Confirmed),
+            (discarded, Classification::Discarded),
+            (neighbour, Classification::Confirmed),
+        ] {
+            let mut c = case.clone();
+            c.detection_source = DetectionSource::Imported;
+            c.classification = classification;
+            s.update_case(&c, &audit("case.update")).await.unwrap();
+        }
+        let (from, to) = (d(7, 31), d(8, 4));
+        let series = |scope: PersonScope| async move {
+            let r = s.daily_case_series(&scope, from, to).await.unwrap();
+            assert_eq!((r.from, r.to), (from, to));
+            assert_eq!(r.new_cases.len(), 5);
+            assert_eq!(r.imported.len(), 5);
+            (r.new_cases, r.imported)
+        };
+        assert_eq!(
+            series(PersonScope::Communes(vec![fx.c1.clone()])).await,
+            (vec![0, 2, 0, 0, 0], vec![0, 1, 0, 0, 0]),
+            "{backend:?}"
+        );
+        for scope in [
+            PersonScope::Province("12".into()),
+            PersonScope::Communes(vec![fx.c1.clone(), fx.c2.clone()]),
+            PersonScope::OldCommunes(vec![fx.old1.clone(), fx.old2.clone()]),
+            PersonScope::All,
+        ] {
+            assert_eq!(
+                series(scope.clone()).await,
+                (vec![0, 2, 0, 1, 0], vec![0, 1, 0, 1, 0]),
+                "{backend:?} {scope:?}"
+            );
+        }
+        assert_eq!(
+            series(PersonScope::OldCommunes(vec![fx.old2.clone()])).await,
+            (vec![0, 0, 0, 1, 0], vec![0, 0, 0, 1, 0])
+        );
+        assert_eq!(
+            series(PersonScope::Province("01".into())).await,
+            (vec![0; 5], vec![0; 5])
+        );
+        // The case before the range is there when the range starts earlier; one day works.
+        let one = s
+            .daily_case_series(&PersonScope::Province("12".into()), d(7, 20), d(7, 20))
+            .await
+            .unwrap();
+        assert_eq!((one.new_cases, one.imported), (vec![1], vec![0]));
+        let err = s
+            .daily_case_series(&PersonScope::Province("12".into()), to, from)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        db.cleanup().await;
+    }
+}

@@ -415,6 +415,10 @@ pub struct EpidemicReport {
     pub variant_declared: i64,
     /// Current-outbreak cases the linkage did not give back (none expected).
     pub unmatched_cases: usize,
+    /// Weekly epidemic level runs: two weeks of the 2022 peak and last week approved, this
+    /// week proposed; units of last week's run in crisis.
+    pub level_runs: usize,
+    pub level_crisis_units: i64,
     pub generate_seconds: f64,
     /// Storing the wave; the current tests, cases and check-ins; the outbreak response
     /// (clusters, contacts, samples, border).
@@ -674,6 +678,8 @@ async fn finish_epidemic(
     (report.sample_sessions, report.samples) = load_samples(store, e, &persons, now).await?;
     (report.declarations, report.border_counts) =
         load_border(store, e, &case_ids, &persons, today, now).await?;
+    (report.level_runs, report.level_crisis_units) =
+        load_levels(store, &params.province_code, today, now).await?;
     report.response_seconds = phase.elapsed().as_secs_f64();
     store
         .append_audit(&audit_entry(
@@ -693,6 +699,71 @@ async fn finish_epidemic(
         .await?;
     report.seconds += started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Weekly epidemic levels of the province as its officers would have made them: the first two
+/// weeks of March 2022 (pre-2025 units), computed the Monday after and approved an hour later;
+/// last week (2025 units), computed three days ago and approved, so it is in force now; and
+/// this week, proposed and waiting for approval. Returns the runs made and the units of last
+/// week's run in crisis.
+async fn load_levels(
+    store: &dyn Store,
+    province: &str,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, i64)> {
+    use domain::units::UnitVersion;
+    use intake::levels::{WeekRequest, week_of};
+    let base = audit_entry(
+        now,
+        "level.assess",
+        "province",
+        province,
+        province,
+        serde_json::json!({}),
+    );
+    let mut weeks: Vec<(UnitVersion, NaiveDate, DateTime<Utc>, bool)> = Vec::new();
+    for monday in ["2022-02-28", "2022-03-07"] {
+        let start: NaiveDate = monday.parse()?;
+        let computed = (start + TimeDelta::days(7))
+            .and_hms_opt(2, 0, 0)
+            .expect("a valid time")
+            .and_utc();
+        weeks.push((UnitVersion::Pre2025, start, computed, true));
+    }
+    let this_week = week_of(today);
+    weeks.push((
+        UnitVersion::V2025,
+        this_week - TimeDelta::days(7),
+        now - TimeDelta::days(3),
+        true,
+    ));
+    weeks.push((UnitVersion::V2025, this_week, now, false));
+    let mut crisis = 0;
+    for (hierarchy, week_start, computed, approve) in &weeks {
+        let req = WeekRequest {
+            province_code: province.to_string(),
+            hierarchy: *hierarchy,
+            week_start: *week_start,
+            ruleset: None,
+        };
+        let (run, _) =
+            intake::levels::assess_week(store, &req, DEMO_ACTOR, *computed, &base).await?;
+        if *approve {
+            intake::levels::approve(
+                store,
+                run.id,
+                DEMO_ACTOR,
+                *computed + TimeDelta::hours(1),
+                &base,
+            )
+            .await?;
+        }
+        if *week_start == this_week - TimeDelta::days(7) {
+            crisis = run.crisis_units;
+        }
+    }
+    Ok((weeks.len(), crisis))
 }
 
 /// Stores the wave's tests with their closed cases, in transactions of whole sample dates.

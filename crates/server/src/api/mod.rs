@@ -9,10 +9,12 @@ pub mod certificates;
 pub mod coverage;
 pub mod doses;
 pub mod followup;
+pub mod levels;
 pub mod outbreaks;
 pub mod persons;
 pub mod population;
 pub mod records;
+pub mod rt;
 pub mod units;
 pub mod users;
 
@@ -321,9 +323,20 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
         )
         .into_parts();
     let (outbreak_router, outbreak_specs) = outbreaks::routes();
+    let (level_router, level_specs) = levels::routes();
+    let (rt_router, rt_specs) = rt::routes();
     let mut specs = specs;
     specs.extend(outbreak_specs);
-    (router.merge(outbreak_router).fallback(not_found), specs)
+    specs.extend(level_specs);
+    specs.extend(rt_specs);
+    (
+        router
+            .merge(outbreak_router)
+            .merge(level_router)
+            .merge(rt_router)
+            .fallback(not_found),
+        specs,
+    )
 }
 
 async fn not_found() -> crate::error::ApiError {

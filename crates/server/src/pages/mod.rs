@@ -6,9 +6,11 @@ pub mod auth_pages;
 pub mod cases;
 pub mod certificates;
 pub mod coverage;
+pub mod epidemic_rt;
 pub mod followup;
 pub mod home;
 pub mod layout;
+pub mod levels;
 pub mod linkage;
 pub mod outbreaks;
 pub mod person;
@@ -313,6 +315,8 @@ pub fn routes() -> (Router<AppState>, Vec<RouteSpec>) {
             post(cases::citizen::submit),
         );
     r = outbreaks::routes(r);
+    r = epidemic_rt::routes(r);
+    r = levels::routes(r);
     for path in sections::planned_paths() {
         r = r.route(M::GET, path, Public, sections::handler(path));
     }

@@ -9,13 +9,15 @@ use crate::AppState;
 use crate::auth::{MaybeCaller, Principal};
 use crate::i18n::Lang;
 
-/// Sections with no capability yet: every one but the overview, vaccination, cases, reports and
-/// administration.
+/// Sections with no capability yet: every one but the overview, vaccination, cases, epidemic
+/// level, reports and administration.
 pub fn planned_paths() -> impl Iterator<Item = &'static str> {
-    SECTIONS
-        .iter()
-        .map(|(p, _, _)| *p)
-        .filter(|p| !matches!(*p, "/" | "/admin" | "/vaccination" | "/cases" | "/reports"))
+    SECTIONS.iter().map(|(p, _, _)| *p).filter(|p| {
+        !matches!(
+            *p,
+            "/" | "/admin" | "/vaccination" | "/cases" | "/epidemic-level" | "/reports"
+        )
+    })
 }
 
 /// The handler of a planned section.

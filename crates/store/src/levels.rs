@@ -1,0 +1,198 @@
+//! Types and contract of epidemic-level storage (migration `0010_levels`): weekly assessment
+//! runs (one province, one hierarchy, one week; proposed by a computation, approved by the
+//! province, in force from `effective_at`), the level of every unit in a run with the indicators
+//! it rests on, capacity figures typed by staff, and the weekly case counts per commune the
+//! assessment reads.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::audit::NewAuditEntry;
+use domain::units::UnitVersion;
+use domain::{Error, ErrorCode};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Computed, waiting for the province's approval; not public.
+    Proposed,
+    /// Approved: public, in force from `effective_at` until a later approved run of the province.
+    Approved,
+    /// Replaced by a later approval of the same week.
+    Superseded,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Proposed => "proposed",
+            RunStatus::Approved => "approved",
+            RunStatus::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "proposed" => Ok(RunStatus::Proposed),
+            "approved" => Ok(RunStatus::Approved),
+            "superseded" => Ok(RunStatus::Superseded),
+            other => Err(corrupt("level_runs.status", other)),
+        }
+    }
+}
+
+/// One weekly assessment of a province's units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelRun {
+    pub id: Uuid,
+    pub province_code: String,
+    pub hierarchy: UnitVersion,
+    /// First and last day of the assessed week (Monday to Sunday).
+    pub week_start: NaiveDate,
+    pub week_end: NaiveDate,
+    /// The ruleset id (`domain::epidemic_level`).
+    pub ruleset: String,
+    pub computed_at: DateTime<Utc>,
+    pub computed_by: String,
+    /// When the levels take effect once approved (announced 48 h ahead).
+    pub effective_at: DateTime<Utc>,
+    pub status: RunStatus,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    /// Units assessed and, of them, units meeting the crisis scenario.
+    pub units: i64,
+    pub crisis_units: i64,
+}
+
+/// The level of one unit in a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitAssessment {
+    pub run_id: Uuid,
+    pub unit_code: String,
+    /// `commune`, `district` or `province`.
+    pub unit_kind: String,
+    /// The unit above ('' for the province).
+    pub parent_code: String,
+    pub unit_name: String,
+    pub level: u8,
+    pub crisis: bool,
+    /// Whether the level rests on a number or rule not verified against the legal text.
+    pub unverified: bool,
+    /// The inputs used (`domain::epidemic_level::Indicators` with their sources).
+    pub indicators: serde_json::Value,
+    /// The full result (`domain::epidemic_level::Assessment`).
+    pub assessment: serde_json::Value,
+}
+
+/// Capacity figures of a unit for a week, typed by staff (no facility reports yet).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityInput {
+    pub unit_code: String,
+    pub week_start: NaiveDate,
+    pub free_covid_beds: Option<f64>,
+    pub icu_beds_staffed: Option<f64>,
+    /// Average number of cases on oxygen over the last 7 days, when counted outside the system.
+    pub oxygen_cases_7d_avg: Option<f64>,
+    pub entered_by: String,
+    pub entered_at: DateTime<Utc>,
+}
+
+/// Case counts of one commune over a period, from the case records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CommuneCaseCounts {
+    /// The commune of residence in the hierarchy asked for.
+    pub commune_code: String,
+    /// Cases first positive in the period, not discarded.
+    pub new_cases: i64,
+    /// Of them, detected in the community (not imported, not already in quarantine).
+    pub community_cases: i64,
+    /// Deaths dated in the period.
+    pub deaths: i64,
+    /// Open cases on oxygen now (current state, not a 7-day average).
+    pub on_oxygen_now: i64,
+}
+
+/// Epidemic-level storage, implemented by both backends.
+#[async_trait]
+pub trait LevelStore: Send + Sync {
+    /// Case counts per commune of residence of a province (in `hierarchy`: the 2025 commune or
+    /// the pre-2025 one) for cases first positive, and deaths dated, in `from..=to`. Communes
+    /// without cases are left out.
+    async fn commune_case_counts(
+        &self,
+        province_code: &str,
+        hierarchy: UnitVersion,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CommuneCaseCounts>>;
+
+    /// Stores a run and its units with the audit entry, in one transaction. A proposed run of
+    /// the same province, hierarchy and week is replaced (approved ones are kept).
+    async fn save_level_run(
+        &self,
+        run: &LevelRun,
+        units: &[UnitAssessment],
+        audit: &NewAuditEntry,
+    ) -> Result<()>;
+
+    /// Runs, newest computation first, of one province or all.
+    async fn level_runs(&self, province_code: Option<&str>, limit: i64) -> Result<Vec<LevelRun>>;
+
+    async fn level_run(&self, id: Uuid) -> Result<Option<LevelRun>>;
+
+    /// The units of a run, in unit code order.
+    async fn level_units(&self, run_id: Uuid) -> Result<Vec<UnitAssessment>>;
+
+    /// Approves a proposed run, to take effect at `effective_at`; an approved run of the same
+    /// province, hierarchy and week becomes superseded. Refused (`conflict`) when the run is not
+    /// proposed.
+    async fn approve_level_run(
+        &self,
+        id: Uuid,
+        by: &str,
+        at: DateTime<Utc>,
+        effective_at: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> Result<LevelRun>;
+
+    /// Stores (or replaces) a unit's capacity figures for a week.
+    async fn set_capacity_input(&self, input: &CapacityInput, audit: &NewAuditEntry) -> Result<()>;
+
+    /// Capacity figures of a week for these units.
+    async fn capacity_inputs(
+        &self,
+        week_start: NaiveDate,
+        units: &[String],
+    ) -> Result<Vec<CapacityInput>>;
+}
+
+/// Logs a corrupt stored value and returns an internal error.
+pub(crate) fn corrupt(column: &str, value: &str) -> Error {
+    tracing::error!(column, value, "corrupt epidemic level row");
+    Error::internal()
+}
+
+pub(crate) fn run_not_found(id: Uuid) -> Error {
+    Error::not_found(
+        &format!("lượt đánh giá cấp độ dịch {id}"),
+        &format!("epidemic level run {id}"),
+    )
+}
+
+pub(crate) fn run_not_proposed(run: &LevelRun) -> Error {
+    Error::new(
+        ErrorCode::Conflict,
+        format!(
+            "Lượt đánh giá này đã ở trạng thái «{}», không thể phê duyệt lại.",
+            run.status.as_str()
+        ),
+        format!(
+            "This run is already «{}» and cannot be approved.",
+            run.status.as_str()
+        ),
+    )
+}

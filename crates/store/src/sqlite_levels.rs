@@ -1,0 +1,349 @@
+//! [`LevelStore`] on SQLite (migration `0010_levels`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::audit::NewAuditEntry;
+use domain::units::UnitVersion;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use crate::Result;
+use crate::error::from_sqlx;
+use crate::levels::{
+    CapacityInput, CommuneCaseCounts, LevelRun, LevelStore, RunStatus, UnitAssessment, corrupt,
+    run_not_found, run_not_proposed,
+};
+use crate::model::micros;
+use crate::sql::push_in;
+use crate::sqlite::{SqliteStore, append_in_tx};
+
+const RUN_COLUMNS: &str = "id, province_code, hierarchy, week_start, week_end, ruleset, \
+     computed_at, computed_by, effective_at, status, approved_by, approved_at, units, crisis_units";
+
+const UNIT_COLUMNS: &str = "run_id, unit_code, unit_kind, parent_code, unit_name, level, crisis, \
+     unverified, indicators, assessment";
+
+fn uuid_of(s: &str, column: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| corrupt(column, s))
+}
+
+fn run_from(r: &SqliteRow) -> Result<LevelRun> {
+    let id: String = r.try_get("id").map_err(from_sqlx)?;
+    let hierarchy: String = r.try_get("hierarchy").map_err(from_sqlx)?;
+    let status: String = r.try_get("status").map_err(from_sqlx)?;
+    Ok(LevelRun {
+        id: uuid_of(&id, "level_runs.id")?,
+        province_code: r.try_get("province_code").map_err(from_sqlx)?,
+        hierarchy: UnitVersion::parse(&hierarchy)
+            .map_err(|_| corrupt("level_runs.hierarchy", &hierarchy))?,
+        week_start: r.try_get("week_start").map_err(from_sqlx)?,
+        week_end: r.try_get("week_end").map_err(from_sqlx)?,
+        ruleset: r.try_get("ruleset").map_err(from_sqlx)?,
+        computed_at: r.try_get("computed_at").map_err(from_sqlx)?,
+        computed_by: r.try_get("computed_by").map_err(from_sqlx)?,
+        effective_at: r.try_get("effective_at").map_err(from_sqlx)?,
+        status: RunStatus::parse(&status)?,
+        approved_by: r.try_get("approved_by").map_err(from_sqlx)?,
+        approved_at: r.try_get("approved_at").map_err(from_sqlx)?,
+        units: r.try_get("units").map_err(from_sqlx)?,
+        crisis_units: r.try_get("crisis_units").map_err(from_sqlx)?,
+    })
+}
+
+fn unit_from(r: &SqliteRow) -> Result<UnitAssessment> {
+    let run_id: String = r.try_get("run_id").map_err(from_sqlx)?;
+    let level: i64 = r.try_get("level").map_err(from_sqlx)?;
+    let json = |c: &str| -> Result<serde_json::Value> {
+        let raw: String = r.try_get(c).map_err(from_sqlx)?;
+        serde_json::from_str(&raw).map_err(|_| corrupt(c, &raw))
+    };
+    Ok(UnitAssessment {
+        run_id: uuid_of(&run_id, "level_assessments.run_id")?,
+        unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
+        unit_kind: r.try_get("unit_kind").map_err(from_sqlx)?,
+        parent_code: r.try_get("parent_code").map_err(from_sqlx)?,
+        unit_name: r.try_get("unit_name").map_err(from_sqlx)?,
+        level: u8::try_from(level).map_err(|_| corrupt("level", &level.to_string()))?,
+        crisis: r.try_get("crisis").map_err(from_sqlx)?,
+        unverified: r.try_get("unverified").map_err(from_sqlx)?,
+        indicators: json("indicators")?,
+        assessment: json("assessment")?,
+    })
+}
+
+fn capacity_from(r: &SqliteRow) -> Result<CapacityInput> {
+    Ok(CapacityInput {
+        unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
+        week_start: r.try_get("week_start").map_err(from_sqlx)?,
+        free_covid_beds: r.try_get("free_covid_beds").map_err(from_sqlx)?,
+        icu_beds_staffed: r.try_get("icu_beds_staffed").map_err(from_sqlx)?,
+        oxygen_cases_7d_avg: r.try_get("oxygen_cases_7d_avg").map_err(from_sqlx)?,
+        entered_by: r.try_get("entered_by").map_err(from_sqlx)?,
+        entered_at: r.try_get("entered_at").map_err(from_sqlx)?,
+    })
+}
+
+/// Columns holding a case's commune and province in a hierarchy.
+pub(crate) fn case_unit_columns(h: UnitVersion) -> (&'static str, &'static str) {
+    match h {
+        UnitVersion::V2025 => ("commune_code", "province_code"),
+        UnitVersion::Pre2025 => ("old_commune_code", "old_province_code"),
+    }
+}
+
+async fn run_in(conn: &mut sqlx::SqliteConnection, id: Uuid) -> Result<Option<LevelRun>> {
+    sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS} FROM level_runs WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(from_sqlx)?
+    .as_ref()
+    .map(run_from)
+    .transpose()
+}
+
+#[async_trait]
+impl LevelStore for SqliteStore {
+    async fn commune_case_counts(
+        &self,
+        province_code: &str,
+        hierarchy: UnitVersion,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CommuneCaseCounts>> {
+        let (commune, province) = case_unit_columns(hierarchy);
+        // New cases by first positive; deaths by outcome date; oxygen from the current state.
+        let sql = format!(
+            "SELECT {commune} AS commune, \
+               SUM(CASE WHEN first_positive BETWEEN $2 AND $3 THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN first_positive BETWEEN $2 AND $3 \
+                        AND detection_source = 'community' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'died' AND outcome_date BETWEEN $2 AND $3 THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN status = 'open' AND on_oxygen = 1 THEN 1 ELSE 0 END) \
+             FROM cases \
+             WHERE {province} = $1 AND classification <> 'discarded' AND {commune} IS NOT NULL \
+               AND (first_positive BETWEEN $2 AND $3 \
+                    OR (outcome = 'died' AND outcome_date BETWEEN $2 AND $3) \
+                    OR (status = 'open' AND on_oxygen = 1)) \
+             GROUP BY {commune}"
+        );
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(province_code)
+            .bind(from)
+            .bind(to)
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| !r.0.is_empty())
+            .map(
+                |(commune_code, new_cases, community_cases, deaths, on_oxygen_now)| {
+                    CommuneCaseCounts {
+                        commune_code,
+                        new_cases,
+                        community_cases,
+                        deaths,
+                        on_oxygen_now,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    async fn save_level_run(
+        &self,
+        run: &LevelRun,
+        units: &[UnitAssessment],
+        audit: &NewAuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        sqlx::query(
+            "DELETE FROM level_assessments WHERE run_id IN (SELECT id FROM level_runs \
+             WHERE province_code = $1 AND hierarchy = $2 AND week_start = $3 AND status = 'proposed')",
+        )
+        .bind(&run.province_code)
+        .bind(run.hierarchy.as_str())
+        .bind(run.week_start)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query(
+            "DELETE FROM level_runs WHERE province_code = $1 AND hierarchy = $2 \
+             AND week_start = $3 AND status = 'proposed'",
+        )
+        .bind(&run.province_code)
+        .bind(run.hierarchy.as_str())
+        .bind(run.week_start)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query(&format!(
+            "INSERT INTO level_runs ({RUN_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(run.id.to_string())
+        .bind(&run.province_code)
+        .bind(run.hierarchy.as_str())
+        .bind(run.week_start)
+        .bind(run.week_end)
+        .bind(&run.ruleset)
+        .bind(micros(run.computed_at))
+        .bind(&run.computed_by)
+        .bind(micros(run.effective_at))
+        .bind(run.status.as_str())
+        .bind(&run.approved_by)
+        .bind(run.approved_at.map(micros))
+        .bind(run.units)
+        .bind(run.crisis_units)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        for chunk in units.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO level_assessments ({UNIT_COLUMNS}) "
+            ));
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(run.id.to_string())
+                    .push_bind(&u.unit_code)
+                    .push_bind(&u.unit_kind)
+                    .push_bind(&u.parent_code)
+                    .push_bind(&u.unit_name)
+                    .push_bind(i64::from(u.level))
+                    .push_bind(u.crisis)
+                    .push_bind(u.unverified)
+                    .push_bind(u.indicators.to_string())
+                    .push_bind(u.assessment.to_string());
+            });
+            qb.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)
+    }
+
+    async fn level_runs(&self, province_code: Option<&str>, limit: i64) -> Result<Vec<LevelRun>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {RUN_COLUMNS} FROM level_runs"));
+        if let Some(p) = province_code {
+            qb.push(" WHERE province_code = ").push_bind(p.to_string());
+        }
+        qb.push(" ORDER BY computed_at DESC LIMIT ")
+            .push_bind(limit);
+        qb.build()
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?
+            .iter()
+            .map(run_from)
+            .collect()
+    }
+
+    async fn level_run(&self, id: Uuid) -> Result<Option<LevelRun>> {
+        let mut conn = self.pool().acquire().await.map_err(from_sqlx)?;
+        run_in(&mut conn, id).await
+    }
+
+    async fn level_units(&self, run_id: Uuid) -> Result<Vec<UnitAssessment>> {
+        sqlx::query(&format!(
+            "SELECT {UNIT_COLUMNS} FROM level_assessments WHERE run_id = $1 ORDER BY unit_code"
+        ))
+        .bind(run_id.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(from_sqlx)?
+        .iter()
+        .map(unit_from)
+        .collect()
+    }
+
+    async fn approve_level_run(
+        &self,
+        id: Uuid,
+        by: &str,
+        at: DateTime<Utc>,
+        effective_at: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> Result<LevelRun> {
+        let mut tx = self.begin_audited().await?;
+        let Some(run) = run_in(&mut tx, id).await? else {
+            return Err(run_not_found(id));
+        };
+        if run.status != RunStatus::Proposed {
+            return Err(run_not_proposed(&run));
+        }
+        sqlx::query(
+            "UPDATE level_runs SET status = 'superseded' WHERE province_code = $1 \
+             AND hierarchy = $2 AND week_start = $3 AND status = 'approved'",
+        )
+        .bind(&run.province_code)
+        .bind(run.hierarchy.as_str())
+        .bind(run.week_start)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        sqlx::query(
+            "UPDATE level_runs SET status = 'approved', approved_by = $2, approved_at = $3, \
+             effective_at = $4 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(by)
+        .bind(micros(at))
+        .bind(micros(effective_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let run = run_in(&mut tx, id)
+            .await?
+            .ok_or_else(|| run_not_found(id))?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(run)
+    }
+
+    async fn set_capacity_input(&self, input: &CapacityInput, audit: &NewAuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        sqlx::query(
+            "INSERT INTO capacity_inputs (unit_code, week_start, free_covid_beds, \
+             icu_beds_staffed, oxygen_cases_7d_avg, entered_by, entered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (unit_code, week_start) DO UPDATE SET \
+             free_covid_beds = excluded.free_covid_beds, icu_beds_staffed = excluded.icu_beds_staffed, \
+             oxygen_cases_7d_avg = excluded.oxygen_cases_7d_avg, entered_by = excluded.entered_by, \
+             entered_at = excluded.entered_at",
+        )
+        .bind(&input.unit_code)
+        .bind(input.week_start)
+        .bind(input.free_covid_beds)
+        .bind(input.icu_beds_staffed)
+        .bind(input.oxygen_cases_7d_avg)
+        .bind(&input.entered_by)
+        .bind(micros(input.entered_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(from_sqlx)
+    }
+
+    async fn capacity_inputs(
+        &self,
+        week_start: NaiveDate,
+        units: &[String],
+    ) -> Result<Vec<CapacityInput>> {
+        let mut out = Vec::new();
+        for chunk in units.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT unit_code, week_start, free_covid_beds, icu_beds_staffed, \
+                 oxygen_cases_7d_avg, entered_by, entered_at FROM capacity_inputs WHERE week_start = ",
+            );
+            qb.push_bind(week_start);
+            push_in(&mut qb, "unit_code", chunk);
+            for r in &qb.build().fetch_all(self.pool()).await.map_err(from_sqlx)? {
+                out.push(capacity_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+}
