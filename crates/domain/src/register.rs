@@ -57,11 +57,61 @@ pub struct CellError {
     pub message: String,
 }
 
-fn cell_error(column: &str, value: &str, message: impl Into<String>) -> CellError {
+pub(crate) fn cell_error(column: &str, value: &str, message: impl Into<String>) -> CellError {
     CellError {
         column: column.to_string(),
         value: value.to_string(),
         message: message.into(),
+    }
+}
+
+/// Reads the optional birth date cell of a record row: a date not after `today`, or a bare birth
+/// year (kept as typed by the caller); anything else is an error pushed to `errors`.
+pub(crate) fn birth_date_cell(
+    raw_dob: &str,
+    today: chrono::NaiveDate,
+    errors: &mut Vec<CellError>,
+) -> Option<chrono::NaiveDate> {
+    if raw_dob.is_empty() {
+        return None;
+    }
+    match crate::dose_record::parse_date(raw_dob) {
+        Some(d) if d <= today => Some(d),
+        Some(_) => {
+            errors.push(cell_error("dob", raw_dob, "Ngày sinh ở tương lai"));
+            None
+        }
+        None if raw_dob.len() == 4 && raw_dob.chars().all(|c| c.is_ascii_digit()) => None,
+        None => {
+            errors.push(cell_error(
+                "dob",
+                raw_dob,
+                "Ngày sinh không hợp lệ (dạng YYYY-MM-DD hoặc DD/MM/YYYY, ngày có thật; \
+                 hoặc chỉ năm sinh)",
+            ));
+            None
+        }
+    }
+}
+
+/// A record row must identify its person: a valid citizen ID, or a name and a birth date.
+pub(crate) fn check_identity(
+    national_id: &str,
+    full_name: &str,
+    raw_dob: &str,
+    errors: &mut Vec<CellError>,
+) {
+    let id_ok = crate::person::NationalId::parse(national_id).is_ok();
+    if !id_ok && (full_name.is_empty() || raw_dob.is_empty()) {
+        errors.push(cell_error(
+            "national_id",
+            national_id,
+            if national_id.is_empty() {
+                "Không đủ thông tin xác định người: cần số CCCD, hoặc họ tên và ngày sinh"
+            } else {
+                "Số CCCD phải gồm đúng 12 chữ số; không có họ tên và ngày sinh để xác định người"
+            },
+        ));
     }
 }
 

@@ -15,8 +15,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::dose_record::parse_date;
-use crate::person::NationalId;
-use crate::register::CellError;
+use crate::register::{CellError, birth_date_cell, cell_error, check_identity};
 use crate::surveillance::{TestResult, TestType};
 
 /// Columns of a test file, in the documented order (`record_id`, `sample_date`, `test_type`,
@@ -68,14 +67,6 @@ pub struct TestRow {
     pub sample_date: NaiveDate,
     pub test_type: TestType,
     pub result: TestResult,
-}
-
-fn cell_error(column: &str, value: &str, message: impl Into<String>) -> CellError {
-    CellError {
-        column: column.to_string(),
-        value: value.to_string(),
-        message: message.into(),
-    }
 }
 
 /// Letters and digits of the folded text ("Test nhanh kháng-nguyên" → "testnhanhkhangnguyen").
@@ -180,27 +171,7 @@ pub fn parse_row(
     }
 
     let raw_dob = cell("dob");
-    let dob = if raw_dob.is_empty() {
-        None
-    } else {
-        match parse_date(&raw_dob) {
-            Some(d) if d <= today => Some(d),
-            Some(_) => {
-                errors.push(cell_error("dob", &raw_dob, "Ngày sinh ở tương lai"));
-                None
-            }
-            None if raw_dob.len() == 4 && raw_dob.chars().all(|c| c.is_ascii_digit()) => None,
-            None => {
-                errors.push(cell_error(
-                    "dob",
-                    &raw_dob,
-                    "Ngày sinh không hợp lệ (dạng YYYY-MM-DD hoặc DD/MM/YYYY, ngày có thật; \
-                     hoặc chỉ năm sinh)",
-                ));
-                None
-            }
-        }
-    };
+    let dob = birth_date_cell(&raw_dob, today, &mut errors);
 
     let raw_date = cell("sample_date");
     let sample_date = match parse_date(&raw_date) {
@@ -245,19 +216,7 @@ pub fn parse_row(
 
     let national_id = cell("national_id");
     let full_name = crate::name::normalize(&cell("full_name"));
-    let id_ok = NationalId::parse(&national_id).is_ok();
-    let name_and_birth = !full_name.is_empty() && !raw_dob.is_empty();
-    if !id_ok && !name_and_birth {
-        errors.push(cell_error(
-            "national_id",
-            &national_id,
-            if national_id.is_empty() {
-                "Không đủ thông tin xác định người: cần số CCCD, hoặc họ tên và ngày sinh"
-            } else {
-                "Số CCCD phải gồm đúng 12 chữ số; không có họ tên và ngày sinh để xác định người"
-            },
-        ));
-    }
+    check_identity(&national_id, &full_name, &raw_dob, &mut errors);
 
     match (sample_date, test_type, result) {
         (Some(sample_date), Some(test_type), Some(result)) if errors.is_empty() => Ok(TestRow {

@@ -170,6 +170,63 @@ pub trait LevelStore: Send + Sync {
     ) -> Result<Vec<CapacityInput>>;
 }
 
+// SQL shared by both backends (`sqlite_levels.rs`, `postgres_levels.rs`).
+
+pub(crate) const RUN_COLUMNS: &str = "id, province_code, hierarchy, week_start, week_end, ruleset, \
+     computed_at, computed_by, effective_at, status, approved_by, approved_at, units, crisis_units";
+
+pub(crate) const UNIT_COLUMNS: &str = "run_id, unit_code, unit_kind, parent_code, unit_name, level, crisis, \
+     unverified, indicators, assessment";
+
+/// Deletes the units of the proposed run of a province, hierarchy and week ($1–$3).
+pub(crate) const DELETE_PROPOSED_UNITS: &str = "DELETE FROM level_assessments WHERE run_id IN (SELECT id FROM level_runs \
+             WHERE province_code = $1 AND hierarchy = $2 AND week_start = $3 AND status = 'proposed')";
+
+/// Deletes the proposed run of a province, hierarchy and week ($1–$3).
+pub(crate) const DELETE_PROPOSED_RUNS: &str = "DELETE FROM level_runs WHERE province_code = $1 AND hierarchy = $2 \
+             AND week_start = $3 AND status = 'proposed'";
+
+/// Supersedes the approved run of a province, hierarchy and week ($1–$3).
+pub(crate) const SUPERSEDE_APPROVED: &str = "UPDATE level_runs SET status = 'superseded' WHERE province_code = $1 \
+             AND hierarchy = $2 AND week_start = $3 AND status = 'approved'";
+
+/// Approves run $1 by $2 at $3, in force from $4.
+pub(crate) const APPROVE_RUN: &str = "UPDATE level_runs SET status = 'approved', approved_by = $2, approved_at = $3, \
+             effective_at = $4 WHERE id = $1";
+
+/// Stores or replaces a unit's capacity figures for a week.
+pub(crate) const UPSERT_CAPACITY: &str = "INSERT INTO capacity_inputs (unit_code, week_start, free_covid_beds, \
+             icu_beds_staffed, oxygen_cases_7d_avg, entered_by, entered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (unit_code, week_start) DO UPDATE SET \
+             free_covid_beds = excluded.free_covid_beds, icu_beds_staffed = excluded.icu_beds_staffed, \
+             oxygen_cases_7d_avg = excluded.oxygen_cases_7d_avg, entered_by = excluded.entered_by, \
+             entered_at = excluded.entered_at";
+
+/// Case counts per commune of a province ($1) for cases first positive, and deaths dated, in
+/// $2..=$3 (new cases by first positive; deaths by outcome date; oxygen from the current state).
+/// `on_oxygen` is the backend's test of the boolean column.
+pub(crate) fn commune_counts_sql(hierarchy: UnitVersion, on_oxygen: &str) -> String {
+    let (commune, province) = match hierarchy {
+        UnitVersion::V2025 => ("commune_code", "province_code"),
+        UnitVersion::Pre2025 => ("old_commune_code", "old_province_code"),
+    };
+    format!(
+        "SELECT {commune} AS commune, \
+           SUM(CASE WHEN first_positive BETWEEN $2 AND $3 THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN first_positive BETWEEN $2 AND $3 \
+                    AND detection_source = 'community' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN outcome = 'died' AND outcome_date BETWEEN $2 AND $3 THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status = 'open' AND {on_oxygen} THEN 1 ELSE 0 END) \
+         FROM cases \
+         WHERE {province} = $1 AND classification <> 'discarded' AND {commune} IS NOT NULL \
+           AND (first_positive BETWEEN $2 AND $3 \
+                OR (outcome = 'died' AND outcome_date BETWEEN $2 AND $3) \
+                OR (status = 'open' AND {on_oxygen})) \
+         GROUP BY {commune}"
+    )
+}
+
 /// Logs a corrupt stored value and returns an internal error.
 pub(crate) fn corrupt(column: &str, value: &str) -> Error {
     tracing::error!(column, value, "corrupt epidemic level row");

@@ -11,18 +11,13 @@ use uuid::Uuid;
 use crate::Result;
 use crate::error::from_sqlx;
 use crate::levels::{
-    CapacityInput, CommuneCaseCounts, LevelRun, LevelStore, RunStatus, UnitAssessment, corrupt,
-    run_not_found, run_not_proposed,
+    APPROVE_RUN, CapacityInput, CommuneCaseCounts, DELETE_PROPOSED_RUNS, DELETE_PROPOSED_UNITS,
+    LevelRun, LevelStore, RUN_COLUMNS, RunStatus, SUPERSEDE_APPROVED, UNIT_COLUMNS,
+    UPSERT_CAPACITY, UnitAssessment, commune_counts_sql, corrupt, run_not_found, run_not_proposed,
 };
 use crate::model::micros;
 use crate::sql::push_in;
 use crate::sqlite::{SqliteStore, append_in_tx};
-
-const RUN_COLUMNS: &str = "id, province_code, hierarchy, week_start, week_end, ruleset, \
-     computed_at, computed_by, effective_at, status, approved_by, approved_at, units, crisis_units";
-
-const UNIT_COLUMNS: &str = "run_id, unit_code, unit_kind, parent_code, unit_name, level, crisis, \
-     unverified, indicators, assessment";
 
 fn uuid_of(s: &str, column: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| corrupt(column, s))
@@ -84,14 +79,6 @@ fn capacity_from(r: &SqliteRow) -> Result<CapacityInput> {
     })
 }
 
-/// Columns holding a case's commune and province in a hierarchy.
-pub(crate) fn case_unit_columns(h: UnitVersion) -> (&'static str, &'static str) {
-    match h {
-        UnitVersion::V2025 => ("commune_code", "province_code"),
-        UnitVersion::Pre2025 => ("old_commune_code", "old_province_code"),
-    }
-}
-
 async fn run_in(conn: &mut sqlx::SqliteConnection, id: Uuid) -> Result<Option<LevelRun>> {
     sqlx::query(&format!(
         "SELECT {RUN_COLUMNS} FROM level_runs WHERE id = $1"
@@ -114,22 +101,7 @@ impl LevelStore for SqliteStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<CommuneCaseCounts>> {
-        let (commune, province) = case_unit_columns(hierarchy);
-        // New cases by first positive; deaths by outcome date; oxygen from the current state.
-        let sql = format!(
-            "SELECT {commune} AS commune, \
-               SUM(CASE WHEN first_positive BETWEEN $2 AND $3 THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN first_positive BETWEEN $2 AND $3 \
-                        AND detection_source = 'community' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN outcome = 'died' AND outcome_date BETWEEN $2 AND $3 THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN status = 'open' AND on_oxygen = 1 THEN 1 ELSE 0 END) \
-             FROM cases \
-             WHERE {province} = $1 AND classification <> 'discarded' AND {commune} IS NOT NULL \
-               AND (first_positive BETWEEN $2 AND $3 \
-                    OR (outcome = 'died' AND outcome_date BETWEEN $2 AND $3) \
-                    OR (status = 'open' AND on_oxygen = 1)) \
-             GROUP BY {commune}"
-        );
+        let sql = commune_counts_sql(hierarchy, "on_oxygen = 1");
         let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
             .bind(province_code)
             .bind(from)
@@ -161,26 +133,20 @@ impl LevelStore for SqliteStore {
         audit: &NewAuditEntry,
     ) -> Result<()> {
         let mut tx = self.begin_audited().await?;
-        sqlx::query(
-            "DELETE FROM level_assessments WHERE run_id IN (SELECT id FROM level_runs \
-             WHERE province_code = $1 AND hierarchy = $2 AND week_start = $3 AND status = 'proposed')",
-        )
-        .bind(&run.province_code)
-        .bind(run.hierarchy.as_str())
-        .bind(run.week_start)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        sqlx::query(
-            "DELETE FROM level_runs WHERE province_code = $1 AND hierarchy = $2 \
-             AND week_start = $3 AND status = 'proposed'",
-        )
-        .bind(&run.province_code)
-        .bind(run.hierarchy.as_str())
-        .bind(run.week_start)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        sqlx::query(DELETE_PROPOSED_UNITS)
+            .bind(&run.province_code)
+            .bind(run.hierarchy.as_str())
+            .bind(run.week_start)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::query(DELETE_PROPOSED_RUNS)
+            .bind(&run.province_code)
+            .bind(run.hierarchy.as_str())
+            .bind(run.week_start)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
         sqlx::query(&format!(
             "INSERT INTO level_runs ({RUN_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -273,27 +239,21 @@ impl LevelStore for SqliteStore {
         if run.status != RunStatus::Proposed {
             return Err(run_not_proposed(&run));
         }
-        sqlx::query(
-            "UPDATE level_runs SET status = 'superseded' WHERE province_code = $1 \
-             AND hierarchy = $2 AND week_start = $3 AND status = 'approved'",
-        )
-        .bind(&run.province_code)
-        .bind(run.hierarchy.as_str())
-        .bind(run.week_start)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        sqlx::query(
-            "UPDATE level_runs SET status = 'approved', approved_by = $2, approved_at = $3, \
-             effective_at = $4 WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(by)
-        .bind(micros(at))
-        .bind(micros(effective_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        sqlx::query(SUPERSEDE_APPROVED)
+            .bind(&run.province_code)
+            .bind(run.hierarchy.as_str())
+            .bind(run.week_start)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::query(APPROVE_RUN)
+            .bind(id.to_string())
+            .bind(by)
+            .bind(micros(at))
+            .bind(micros(effective_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
         let run = run_in(&mut tx, id)
             .await?
             .ok_or_else(|| run_not_found(id))?;
@@ -304,25 +264,17 @@ impl LevelStore for SqliteStore {
 
     async fn set_capacity_input(&self, input: &CapacityInput, audit: &NewAuditEntry) -> Result<()> {
         let mut tx = self.begin_audited().await?;
-        sqlx::query(
-            "INSERT INTO capacity_inputs (unit_code, week_start, free_covid_beds, \
-             icu_beds_staffed, oxygen_cases_7d_avg, entered_by, entered_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (unit_code, week_start) DO UPDATE SET \
-             free_covid_beds = excluded.free_covid_beds, icu_beds_staffed = excluded.icu_beds_staffed, \
-             oxygen_cases_7d_avg = excluded.oxygen_cases_7d_avg, entered_by = excluded.entered_by, \
-             entered_at = excluded.entered_at",
-        )
-        .bind(&input.unit_code)
-        .bind(input.week_start)
-        .bind(input.free_covid_beds)
-        .bind(input.icu_beds_staffed)
-        .bind(input.oxygen_cases_7d_avg)
-        .bind(&input.entered_by)
-        .bind(micros(input.entered_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        sqlx::query(UPSERT_CAPACITY)
+            .bind(&input.unit_code)
+            .bind(input.week_start)
+            .bind(input.free_covid_beds)
+            .bind(input.icu_beds_staffed)
+            .bind(input.oxygen_cases_7d_avg)
+            .bind(&input.entered_by)
+            .bind(micros(input.entered_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(from_sqlx)
     }

@@ -57,6 +57,16 @@ pub struct ProvinceParam {
     pub hierarchy: Option<String>,
 }
 
+/// The list a code is read in when none is given: the 2025 list if it holds the code, else the
+/// pre-2025 one.
+pub fn hierarchy_of_code(code: &str) -> UnitVersion {
+    if AdminUnits::embedded().v2025.get(code).is_some() {
+        UnitVersion::V2025
+    } else {
+        UnitVersion::Pre2025
+    }
+}
+
 fn province_name(code: &str, h: UnitVersion) -> String {
     AdminUnits::embedded()
         .hierarchy(h)
@@ -292,8 +302,7 @@ pub async fn save_capacity(
     let code = body.unit_code.trim().to_string();
     let hierarchy = match body.hierarchy.as_deref().map(str::trim) {
         Some(h) if !h.is_empty() => UnitVersion::parse(h)?,
-        _ if AdminUnits::embedded().v2025.get(&code).is_some() => UnitVersion::V2025,
-        _ => UnitVersion::Pre2025,
+        _ => hierarchy_of_code(&code),
     };
     authz::require_unit(
         AdminUnits::embedded(),
@@ -340,11 +349,7 @@ pub async fn alerts_for(
     hierarchy: Option<UnitVersion>,
 ) -> Result<Vec<CrisisAlert>, Error> {
     let units = AdminUnits::embedded();
-    let hierarchy = hierarchy.unwrap_or(if units.v2025.get(province).is_some() {
-        UnitVersion::V2025
-    } else {
-        UnitVersion::Pre2025
-    });
+    let hierarchy = hierarchy.unwrap_or_else(|| hierarchy_of_code(province));
     authz::require_unit(
         units,
         p,

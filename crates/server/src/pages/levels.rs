@@ -545,13 +545,7 @@ pub async fn capacity(
         .await
         .map_err(err)?;
     let province = AdminUnits::embedded()
-        .hierarchy(
-            if AdminUnits::embedded().v2025.get(&input.unit_code).is_some() {
-                UnitVersion::V2025
-            } else {
-                UnitVersion::Pre2025
-            },
-        )
+        .hierarchy(api::hierarchy_of_code(&input.unit_code))
         .province_of(&input.unit_code)
         .map(|u| u.code.clone())
         .unwrap_or_default();
