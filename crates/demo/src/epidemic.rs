@@ -433,13 +433,10 @@ fn plus(date: NaiveDate, days: i64) -> NaiveDate {
 
 /// The instant of `minutes` after local midnight (UTC+7) of `date`.
 fn local(date: NaiveDate, minutes: i64) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0).expect("midnight").and_utc() + TimeDelta::minutes(minutes - 7 * 60)
+    domain::vietnam_time::start_of_day(date) + TimeDelta::minutes(minutes)
 }
 
-/// The local (UTC+7) date of an instant.
-fn local_date(at: DateTime<Utc>) -> NaiveDate {
-    (at + TimeDelta::hours(7)).date_naive()
-}
+use domain::vietnam_time::local_date;
 
 /// Uniform in [0, 1) from the seed and a text (FNV-1a, then a SplitMix64 finaliser).
 fn hash_unit(seed: u64, text: &str) -> f64 {

@@ -21,5 +21,6 @@ pub mod surveillance;
 pub mod test_record;
 pub mod units;
 pub mod vaccines;
+pub mod vietnam_time;
 
 pub use error::{Error, ErrorCode};

@@ -35,9 +35,6 @@ use uuid::Uuid;
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Hours Vietnam's local time is ahead of UTC (no daylight saving).
-pub const VN_UTC_OFFSET_HOURS: i64 = 7;
-
 /// No SARS-CoV-2 exposure, sample or entry the system records is older than this.
 const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2020, 1, 1) {
     Some(d) => d,
@@ -49,10 +46,7 @@ pub const MAX_TEXT_CHARS: usize = 500;
 /// Longest short code kept (sample, lab, gate codes).
 pub const MAX_CODE_CHARS: usize = 40;
 
-/// The calendar date of an instant in Vietnam (UTC+7).
-pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
-    (at + TimeDelta::hours(VN_UTC_OFFSET_HOURS)).date_naive()
-}
+pub use domain::vietnam_time::local_date;
 
 fn add_days(d: NaiveDate, days: i64) -> NaiveDate {
     d.checked_add_signed(TimeDelta::days(days))

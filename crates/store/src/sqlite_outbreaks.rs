@@ -2,7 +2,7 @@
 //! lists, upsert statements, row mappers (over [`OutbreakRow`]) and the scope filter.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::audit::NewAuditEntry;
 use domain::surveillance::TestResult;
 use domain::{Error, ErrorCode};
@@ -22,10 +22,6 @@ use crate::{PersonScope, Result};
 
 /// Ids per `IN (…)` list.
 const CHUNK: usize = 500;
-
-/// Hours Vietnam's local time is ahead of UTC: the dates of [`OutbreakStore::resulted_samples`]
-/// are local calendar dates of `collected_at`.
-const VN_UTC_OFFSET_HOURS: i64 = 7;
 
 pub(crate) const CONTACT_COLUMNS: &str = "id, case_id, province_code, commune_code, \
      old_commune_code, old_district_code, old_province_code, person_id, full_name, phone, \
@@ -146,13 +142,14 @@ where
     }
 }
 
-/// `[start, end)` instants of the local calendar days `from..=to`.
+/// `[start, end)` instants of the Vietnamese calendar days `from..=to` (the dates of
+/// [`OutbreakStore::resulted_samples`] are local dates of `collected_at`).
 pub(crate) fn local_days(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let offset = TimeDelta::hours(VN_UTC_OFFSET_HOURS);
-    let start = from.and_time(chrono::NaiveTime::MIN).and_utc() - offset;
+    use domain::vietnam_time::start_of_day;
+    let start = start_of_day(from);
     let end = to
         .succ_opt()
-        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc() - offset)
+        .map(start_of_day)
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     (start, end)
 }

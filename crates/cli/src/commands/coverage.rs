@@ -75,8 +75,9 @@ fn resolve(code: &str, hierarchy: Option<&str>) -> anyhow::Result<CoverageUnit> 
     Ok(CoverageUnit::resolve(code, hierarchy)?)
 }
 
+/// Today in Vietnam (the default as-of date), whatever the machine's time zone.
 fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
+    domain::vietnam_time::local_date(chrono::Utc::now())
 }
 
 pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {

@@ -437,8 +437,7 @@ const STATION_USER: &str = "tramyte";
 
 /// The instant `minutes` after local midnight of `day` in Vietnam (UTC+7).
 fn vn_instant(day: NaiveDate, minutes: i64) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
-        + TimeDelta::minutes(minutes - 60 * intake::care::VN_UTC_OFFSET_HOURS)
+    domain::vietnam_time::start_of_day(day) + TimeDelta::minutes(minutes)
 }
 
 fn audit_entry(

@@ -49,7 +49,7 @@ pub async fn run(args: Args, file: &FileConfig) -> anyhow::Result<()> {
     let unit = CoverageUnit::resolve(&args.unit, hierarchy)?;
     let as_of = args
         .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
+        .unwrap_or_else(|| domain::vietnam_time::local_date(chrono::Utc::now()));
     let filters = FollowUpFilters {
         only_unvaccinated: args.only_unvaccinated,
     };

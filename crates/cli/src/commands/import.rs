@@ -766,7 +766,7 @@ pub async fn run(cmd: Command, file_config: &FileConfig) -> anyhow::Result<()> {
                 store.as_ref(),
                 &file,
                 &errors_path_of(&file),
-                chrono::Local::now().date_naive(),
+                domain::vietnam_time::local_date(chrono::Utc::now()),
             )
             .await?;
             println!("{}", serde_json::to_string(&summary)?);
@@ -824,7 +824,7 @@ pub async fn run(cmd: Command, file_config: &FileConfig) -> anyhow::Result<()> {
                 store.as_ref(),
                 &file,
                 Path::new(&errors),
-                chrono::Local::now().date_naive(),
+                domain::vietnam_time::local_date(chrono::Utc::now()),
             )
             .await?;
             println!("{}", serde_json::to_string(&summary)?);

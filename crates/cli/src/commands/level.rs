@@ -174,7 +174,8 @@ fn run_assess(a: &AssessArgs) -> anyhow::Result<()> {
     let ruleset = match (&a.ruleset, a.as_of) {
         (Some(id), as_of) => levels.resolve(id, as_of, province)?,
         (None, as_of) => {
-            let today = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let today =
+                as_of.unwrap_or_else(|| domain::vietnam_time::local_date(chrono::Utc::now()));
             levels.ruleset_for_date(today, province)?
         }
     };

@@ -22,7 +22,8 @@ pub async fn run(cmd: Command, file: &FileConfig) -> anyhow::Result<()> {
     match cmd {
         Command::Rebuild { db, as_of } => {
             let store = store::open(&file.database_url(db.database)).await?;
-            let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let as_of =
+                as_of.unwrap_or_else(|| domain::vietnam_time::local_date(chrono::Utc::now()));
             let rows = store::rebuild_denominators(store.as_ref(), as_of).await?;
             println!(
                 "{}",

@@ -41,9 +41,9 @@ pub struct AllocationQuery {
     pub doses: Option<String>,
 }
 
-/// Today on the server's (injected) clock.
+/// Today in Vietnam on the server's (injected) clock.
 pub fn today(state: &AppState) -> NaiveDate {
-    (state.clock)().date_naive()
+    domain::vietnam_time::local_date((state.clock)())
 }
 
 fn present(v: Option<&str>) -> Option<&str> {

@@ -46,9 +46,9 @@ pub const MAX_BATCH: usize = 20_000;
 /// Rows stored and linked per transaction.
 pub const CHUNK: usize = 10_000;
 
-/// Today's date where the system runs (bounds dose dates).
+/// Today in Vietnam on the server's (injected) clock (bounds dose dates).
 pub fn today(state: &AppState) -> NaiveDate {
-    (state.clock)().with_timezone(&chrono::Local).date_naive()
+    domain::vietnam_time::local_date((state.clock)())
 }
 
 /// A rejected cell of a batch: the record's index (from 0), the column, the value and why.

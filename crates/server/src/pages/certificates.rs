@@ -108,9 +108,7 @@ fn dcc_date(s: &str) -> String {
         .unwrap_or_else(|_| s.to_string())
 }
 
-fn local_date(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&chrono::Local).date_naive()
-}
+use domain::vietnam_time::local_date;
 
 impl Holder {
     fn of(payload: &serde_json::Value) -> Holder {

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use axum::http::Method;
 use axum::routing::{get, post};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use domain::auth::{Access, Permission, role_allows};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -166,7 +166,7 @@ pub struct UnitQuery {
 
 /// A time in Vietnam, `dd/mm/yyyy HH:MM`.
 pub fn time_vn(t: DateTime<Utc>) -> String {
-    (t + TimeDelta::hours(intake::outbreaks::VN_UTC_OFFSET_HOURS))
+    domain::vietnam_time::local_datetime(t)
         .format("%d/%m/%Y %H:%M")
         .to_string()
 }

@@ -21,7 +21,7 @@ pub mod tests_form;
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use domain::auth::{Permission, role_allows};
 use domain::home_care::Reason;
 use domain::surveillance::{
@@ -95,7 +95,7 @@ impl FormMap {
 
 /// A time in Vietnamese local time, `dd/mm/yyyy HH:MM`.
 pub fn time_vn(t: DateTime<Utc>) -> String {
-    (t + TimeDelta::hours(intake::care::VN_UTC_OFFSET_HOURS))
+    domain::vietnam_time::local_datetime(t)
         .format("%d/%m/%Y %H:%M")
         .to_string()
 }
