@@ -27,8 +27,12 @@
 //! distribution shifted by one day). [`forecast`] projects incidence a few days ahead by
 //! simulating the renewal equation with R drawn from a window's posterior.
 //!
-//! Pure code: no I/O, no clock. Gamma quantiles and CDFs come from `statrs`; random draws from
+//! Pure code: no I/O, no clock (each thread memoises standard Gamma quantiles by shape, which
+//! changes no result, see [`standard_quantiles`]). Gamma quantiles and CDFs come from `statrs`; random draws from
 //! `rand_distr` on a seeded ChaCha generator, so a forecast is reproducible from its seed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -313,28 +317,70 @@ fn gamma_quantile(d: &Gamma, p: f64) -> f64 {
     x
 }
 
-/// The posterior summary of R for a Gamma(shape, scale).
-fn summarise(t_start: usize, t_end: usize, shape: f64, scale: f64) -> Result<RtWindow> {
-    let d = Gamma::new(shape, 1.0 / scale).map_err(|e| {
+/// The probabilities of the quantiles a window reports, in [`RtWindow`] field order.
+const SUMMARY_PROBABILITIES: [f64; 7] = [0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975];
+
+/// How many shapes each thread's memo of standard quantiles keeps before it starts afresh
+/// (64 bytes of quantiles per shape: a few MB at most).
+const MAX_MEMO_SHAPES: usize = 1 << 16;
+
+thread_local! {
+    /// The standard (scale 1) Gamma quantiles at [`SUMMARY_PROBABILITIES`], per shape (its bits).
+    static STANDARD_QUANTILES: RefCell<HashMap<u64, [f64; 7]>> = RefCell::new(HashMap::new());
+}
+
+/// The quantiles of Gamma(`shape`, 1) at [`SUMMARY_PROBABILITIES`].
+///
+/// A Gamma(shape, scale) quantile is `scale` times the Gamma(shape, 1) quantile, and a posterior's
+/// shape is the prior's shape plus a whole number of cases, so across windows and units the same
+/// few thousand shapes come back again and again while the scales all differ. Inverting the CDF
+/// (seven safeguarded Newton solves, [`gamma_quantile`]) is by far the costliest step of
+/// [`estimate_rt`], so the standard quantiles are memoised per thread by shape: the results are
+/// the same numbers, computed once per shape instead of once per window.
+fn standard_quantiles(shape: f64) -> Result<[f64; 7]> {
+    if let Some(q) = STANDARD_QUANTILES.with(|m| m.borrow().get(&shape.to_bits()).copied()) {
+        return Ok(q);
+    }
+    let d = Gamma::new(shape, 1.0).map_err(|e| {
         invalid(
             "incidence",
             format!("Không tính được phân bố hậu nghiệm của R ({e})"),
             format!("cannot form the posterior of R ({e})"),
         )
     })?;
-    let q = |p: f64| gamma_quantile(&d, p);
+    let q = SUMMARY_PROBABILITIES.map(|p| gamma_quantile(&d, p));
+    STANDARD_QUANTILES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_MEMO_SHAPES {
+            m.clear();
+        }
+        m.insert(shape.to_bits(), q);
+    });
+    Ok(q)
+}
+
+/// The posterior summary of R for a Gamma(shape, scale).
+fn summarise(t_start: usize, t_end: usize, shape: f64, scale: f64) -> Result<RtWindow> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(invalid(
+            "incidence",
+            format!("Không tính được phân bố hậu nghiệm của R (tham số tỉ lệ {scale})"),
+            format!("cannot form the posterior of R (scale {scale})"),
+        ));
+    }
+    let [q025, q05, q25, median, q75, q95, q975] = standard_quantiles(shape)?.map(|q| q * scale);
     Ok(RtWindow {
         t_start,
         t_end,
         mean: shape * scale,
         sd: shape.sqrt() * scale,
-        q025: q(0.025),
-        q05: q(0.05),
-        q25: q(0.25),
-        median: q(0.5),
-        q75: q(0.75),
-        q95: q(0.95),
-        q975: q(0.975),
+        q025,
+        q05,
+        q25,
+        median,
+        q75,
+        q95,
+        q975,
         shape,
         scale,
     })
@@ -788,6 +834,31 @@ mod tests {
         assert!(forecast(&inc, &si, r2, 0, 200, 7).is_err());
         assert!(forecast(&inc, &si, r2, 14, 0, 7).is_err());
         assert!(forecast(&[], &si, r2, 14, 10, 7).is_err());
+    }
+
+    #[test]
+    fn rt_memoised_quantiles_equal_the_direct_inversion_at_every_scale() {
+        // The same shape with different scales (as in windows of different units), asked twice
+        // (the second answer comes from the memo): each quantile must equal the direct inversion
+        // of Gamma(shape, scale).
+        for shape in [1.0, 2.0, 13.0, 1.5, 4001.0] {
+            for scale in [1e-3, 0.07, 0.9, 4.0] {
+                for _ in 0..2 {
+                    let w = summarise(2, 8, shape, scale).unwrap();
+                    let d = Gamma::new(shape, 1.0 / scale).unwrap();
+                    let got = [w.q025, w.q05, w.q25, w.median, w.q75, w.q95, w.q975];
+                    for (x, p) in got.iter().zip(SUMMARY_PROBABILITIES) {
+                        let direct = gamma_quantile(&d, p);
+                        assert!(
+                            ((x - direct) / direct).abs() < 1e-12,
+                            "shape {shape} scale {scale} p {p}: {x} vs {direct}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(summarise(2, 8, 0.0, 1.0).is_err());
+        assert!(summarise(2, 8, 3.0, f64::INFINITY).is_err());
     }
 
     #[test]
