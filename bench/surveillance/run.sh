@@ -20,7 +20,8 @@
 #
 # alerts: the same with CASES rows (default 100,000), then times the alert queue of the
 # province's most populous commune and of a pre-2025 district 48 h after the import (every case
-# without a check-in overdue, the worst case).
+# without a check-in overdue, the worst case). REUSE=1 reuses the databases a previous `alerts`
+# run of the same size prepared (the data are the same for the same SEED) and only times.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -104,10 +105,17 @@ ingest_bench() {
 alerts_bench() {
     local rows="${1:-100000}" csv url commune district
     csv="$DATA_DIR/tests-$rows.csv"
-    "$BENCH" test-csv --province "$PROVINCE" --persons "$rows" --rows "$rows" --seed "$SEED" --out "$csv"
+    [ -n "${REUSE:-}" ] && [ -f "$csv" ] ||
+        "$BENCH" test-csv --province "$PROVINCE" --persons "$rows" --rows "$rows" --seed "$SEED" --out "$csv"
     for backend in sqlite ${PG:+postgres}; do
-        url="$(prepare "$backend" "$rows")"
-        "$PHONGDICH" import tests "$csv" --database "$url" >/dev/null
+        if [ -n "${REUSE:-}" ] && [ -f "$DATA_DIR/alerts-$backend-$rows.url" ]; then
+            url="$(cat "$DATA_DIR/alerts-$backend-$rows.url")"
+            echo "reusing $url (REUSE set)" >&2
+        else
+            url="$(prepare "$backend" "$rows")"
+            "$PHONGDICH" import tests "$csv" --database "$url" >/dev/null
+            echo "$url" >"$DATA_DIR/alerts-$backend-$rows.url"
+        fi
         commune=$(python3 - "$csv" <<'PY'
 import csv, sys, collections
 c = collections.Counter(r["commune_code"] for r in csv.DictReader(open(sys.argv[1])))

@@ -15,7 +15,10 @@
 //! alert page run) for each unit, as seen `--hours-later` hours (default 48) after the newest
 //! case was reported — so every case without a check-in is overdue and in the queue, the worst
 //! case — `--requests` times each after one warm-up, and prints one JSON line per unit with the
-//! open cases of the unit's province, the queue length, p50, p95 and max in milliseconds.
+//! open cases of the unit's province, the queue length, p50, p95 and max in milliseconds. The
+//! baseline, timed in the same loop right after each queue request, is the first page (500) of
+//! the unit's open cases as `GET /api/v1/cases` lists them: the same number of full case rows
+//! read without ranking; `ratio_p50` is queue p50 / baseline p50.
 
 use std::time::Instant;
 
@@ -155,14 +158,30 @@ async fn alert_queue(args: &[String]) -> anyhow::Result<()> {
         let newest = page.items.first().map(|c| c.reported_at);
         let now = newest.context("no open case in the province")? + chrono::TimeDelta::hours(hours);
         let first = intake::care::alert_queue(store.as_ref(), &scope, now, 500).await?;
+        // The baseline, timed in the same loop: the first page of the unit's open cases as the
+        // case list reads it (the same number of full case rows, no ranking).
+        let listing = store::CaseQuery {
+            scope: scope.clone(),
+            status: Some(domain::surveillance::CaseStatus::Open),
+            from: None,
+            to: None,
+            limit: 500,
+            offset: 0,
+        };
         let mut ms = Vec::with_capacity(requests);
+        let mut base = Vec::with_capacity(requests);
         for _ in 0..requests {
             let t = Instant::now();
             let q = intake::care::alert_queue(store.as_ref(), &scope, now, 500).await?;
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
             std::hint::black_box(q);
+            let t = Instant::now();
+            let l = store.list_cases(&listing).await?;
+            base.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(l);
         }
         ms.sort_by(f64::total_cmp);
+        base.sort_by(f64::total_cmp);
         println!(
             "{}",
             serde_json::json!({
@@ -174,6 +193,9 @@ async fn alert_queue(args: &[String]) -> anyhow::Result<()> {
                 "p50_ms": percentile(&ms, 0.50),
                 "p95_ms": percentile(&ms, 0.95),
                 "max_ms": ms.last(),
+                "baseline_listing_p50_ms": percentile(&base, 0.50),
+                "baseline_listing_p95_ms": percentile(&base, 0.95),
+                "ratio_p50": percentile(&ms, 0.50) / percentile(&base, 0.50),
             })
         );
     }

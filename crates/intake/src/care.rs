@@ -43,19 +43,16 @@ use uuid::Uuid;
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Vietnam's offset from UTC (no daylight saving): the local day of a timestamp.
-pub const VN_UTC_OFFSET_HOURS: i64 = 7;
-/// Candidates read for one alert queue before sorting (the store returns them unsorted).
-pub const MAX_ALERT_CANDIDATES: u32 = 10_000;
+/// Candidates ranked for one alert queue (their ranking columns only; the store returns them
+/// unsorted). Far above any province's open home-care cases at a peak; beyond it a warning is
+/// logged.
+pub const MAX_ALERT_CANDIDATES: u32 = 1_000_000;
 /// Longest staff note on a case.
 pub const MAX_NOTE_CHARS: usize = 2_000;
 /// `by` of a citizen's own check-in.
 pub const CITIZEN: &str = "citizen";
 
-/// The local (Vietnamese) date of an instant.
-pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
-    (at + TimeDelta::hours(VN_UTC_OFFSET_HOURS)).date_naive()
-}
+pub use domain::vietnam_time::local_date;
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     tracing::error!(what, error = %e, "stored case data unreadable");
@@ -90,11 +87,21 @@ pub async fn open_case_of_person(store: &dyn Store, person: Uuid) -> Result<Opti
 /// The risk group stored with a case, or one rebuilt from its birth date when none is stored
 /// (vaccination then unknown, counted as not vaccinated).
 pub fn risk_of(case: &Case, today: NaiveDate) -> RiskGroup {
-    if let Ok(r) = serde_json::from_value::<RiskGroup>(case.risk.clone()) {
+    stored_risk_group(&case.risk, case.dob, case.first_positive, today)
+}
+
+/// The risk group stored as JSON with a case, or (unreadable) the one its birth date gives.
+fn stored_risk_group(
+    risk: &serde_json::Value,
+    dob: Option<NaiveDate>,
+    first_positive: NaiveDate,
+    today: NaiveDate,
+) -> RiskGroup {
+    if let Ok(r) = serde_json::from_value::<RiskGroup>(risk.clone()) {
         return r;
     }
-    let age = case.dob.and_then(|d| age_on(d, today)).unwrap_or(0);
-    CaseRules::embedded().at(case.first_positive).risk_group(
+    let age = dob.and_then(|d| age_on(d, today)).unwrap_or(0);
+    CaseRules::embedded().at(first_positive).risk_group(
         age,
         &[],
         false,
@@ -104,9 +111,17 @@ pub fn risk_of(case: &Case, today: NaiveDate) -> RiskGroup {
 
 /// Age in completed years on `today` (from the birth date, else the stored risk group).
 pub fn age_of(case: &Case, today: NaiveDate) -> u32 {
-    case.dob
-        .and_then(|d| age_on(d, today))
-        .unwrap_or_else(|| risk_of(case, today).age_years)
+    age_from(case.dob, &case.risk, case.first_positive, today)
+}
+
+fn age_from(
+    dob: Option<NaiveDate>,
+    risk: &serde_json::Value,
+    first_positive: NaiveDate,
+    today: NaiveDate,
+) -> u32 {
+    dob.and_then(|d| age_on(d, today))
+        .unwrap_or_else(|| stored_risk_group(risk, dob, first_positive, today).age_years)
 }
 
 /// The reasons stored with a case's alert.
@@ -269,6 +284,12 @@ pub struct AlertItem {
 }
 
 /// The alert queue of a scope at `now`, most urgent first, at most `limit` cases.
+///
+/// Two reads: every candidate's ranking columns ([`store::AlertCandidate`]), ranked here by
+/// [`case_rules::urgency_key`] (ties by case id), then the full rows of the `limit` shown. A
+/// commune with thousands of overdue cases thus decodes thousands of small rows and only the
+/// page's full cases. A case changed between the two reads is shown as it is now (or left
+/// out if there is nothing to act on any more).
 pub async fn alert_queue(
     store: &dyn Store,
     scope: &PersonScope,
@@ -280,32 +301,82 @@ pub async fn alert_queue(
     let hours = rules.non_reporting_hours.value;
     let stale_before = now - TimeDelta::hours(hours);
     let candidates = store
-        .alert_candidates(scope, stale_before, MAX_ALERT_CANDIDATES.max(limit))
+        .alert_candidates(scope, stale_before, MAX_ALERT_CANDIDATES)
         .await?;
-    let mut items: Vec<AlertItem> = candidates
+    if candidates.len() >= MAX_ALERT_CANDIDATES as usize {
+        tracing::warn!(
+            candidates = candidates.len(),
+            "alert queue: the scope has more candidates than are ranked; the queue may miss some"
+        );
+    }
+    let mut ranked: Vec<(UrgencyKey, Uuid)> = candidates
+        .iter()
+        .filter_map(|c| {
+            let age = age_from(c.dob, &c.risk, c.first_positive, today);
+            let last = c.last_checkin_at.unwrap_or(c.reported_at);
+            urgency(c.alert, last, c.high_risk, age, now, today).map(|u| (u.key, c.id))
+        })
+        .collect();
+    ranked.sort();
+    ranked.truncate(limit as usize);
+    let ids: Vec<Uuid> = ranked.iter().map(|(_, id)| *id).collect();
+    let mut items: Vec<AlertItem> = store
+        .cases_by_ids(&ids)
+        .await?
         .into_iter()
         .filter(|c| c.status == CaseStatus::Open && c.care_setting == CareSetting::Home)
         .filter_map(|case| alert_item(case, now, today))
         .collect();
     items.sort_by(|a, b| a.key.cmp(&b.key).then(a.case.id.cmp(&b.case.id)));
-    items.truncate(limit as usize);
     Ok(items)
+}
+
+/// Where a case stands in the alert queue at `now`.
+struct Urgency {
+    /// The alert shown: the stored one, or overdue for a case without a check-in in time.
+    alert: AlertLevel,
+    overdue: bool,
+    hours_since_checkin: i64,
+    key: UrgencyKey,
+}
+
+/// The [`Urgency`] of a case at `now` from its stored alert, last check-in (or report time),
+/// high risk and age; `None` when there is nothing to act on.
+fn urgency(
+    stored: AlertLevel,
+    last: DateTime<Utc>,
+    high_risk: bool,
+    age_years: u32,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+) -> Option<Urgency> {
+    let rules = CaseRules::embedded().at(today);
+    let overdue = rules.checkin_overdue(last, now);
+    let hours_since_checkin = (now - last).num_hours().max(0);
+    let alert = match (stored, overdue) {
+        (AlertLevel::None | AlertLevel::Overdue, true) => AlertLevel::Overdue,
+        (AlertLevel::Overdue, false) => AlertLevel::None,
+        (a, _) => a,
+    };
+    (alert != AlertLevel::None).then(|| Urgency {
+        alert,
+        overdue,
+        hours_since_checkin,
+        key: case_rules::urgency_key(alert, high_risk, age_years, hours_since_checkin),
+    })
 }
 
 /// A case as the alert queue shows it at `now`, or `None` when there is nothing to act on.
 pub fn alert_item(case: Case, now: DateTime<Utc>, today: NaiveDate) -> Option<AlertItem> {
     let rules = CaseRules::embedded().at(today);
     let last = case.last_checkin_at.unwrap_or(case.reported_at);
-    let overdue = rules.checkin_overdue(last, now);
-    let hours_since_checkin = (now - last).num_hours().max(0);
-    let alert = match (case.alert, overdue) {
-        (AlertLevel::None | AlertLevel::Overdue, true) => AlertLevel::Overdue,
-        (AlertLevel::Overdue, false) => AlertLevel::None,
-        (a, _) => a,
-    };
-    if alert == AlertLevel::None {
-        return None;
-    }
+    let age_years = age_of(&case, today);
+    let Urgency {
+        alert,
+        overdue,
+        hours_since_checkin,
+        key,
+    } = urgency(case.alert, last, case.high_risk, age_years, now, today)?;
     let mut reasons = reasons_of(&case);
     if overdue {
         let h = rules.non_reporting_hours.value;
@@ -324,8 +395,6 @@ pub fn alert_item(case: Case, now: DateTime<Utc>, today: NaiveDate) -> Option<Al
             source: rules.citation.clone(),
         });
     }
-    let age_years = age_of(&case, today);
-    let key = case_rules::urgency_key(alert, case.high_risk, age_years, hours_since_checkin);
     Some(AlertItem {
         case,
         alert,

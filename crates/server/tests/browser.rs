@@ -3,7 +3,9 @@
 //! (set by `.ci/run`), which turns the skip into a failure. Flows: unit picker → login → persons
 //! list; linkage review queue → record beside its candidates → accept → the person's page; a
 //! vaccination site records doses with schedule warnings; a verifier pastes a certificate's
-//! `HC1:` text and sees «HỢP LỆ» with the holder's name.
+//! `HC1:` text and sees «HỢP LỆ» with the holder's name; a commune station enters a positive
+//! test (a case opens), records a check-in with SpO2 93 and finds the case first in its alert
+//! queue as an emergency.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -59,13 +61,43 @@ async fn start_driver(path: &str) -> (Driver, u16) {
     panic!("chromedriver did not start on port {port}");
 }
 
-#[tokio::test]
-async fn pick_a_commune_and_see_its_persons() {
-    let Some(driver_path) = find_chromedriver() else {
+/// The chromedriver to use, or `None` after a notice (a failure when `PHONGDICH_TEST_BROWSER=1`).
+fn chromedriver_or_skip() -> Option<String> {
+    let found = find_chromedriver();
+    if found.is_none() {
         if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
             panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
         }
         testkit::notice("chromedriver not found; skipping the browser test");
+    }
+    found
+}
+
+/// A chromedriver and a headless Chromium session on it (Debian's binaries, or
+/// `PHONGDICH_CHROMIUM`).
+async fn session(driver_path: &str) -> (Driver, fantoccini::Client) {
+    let (driver, port) = start_driver(driver_path).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-quic"]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("webdriver session");
+    (driver, client)
+}
+
+#[tokio::test]
+async fn pick_a_commune_and_see_its_persons() {
+    let Some(driver_path) = chromedriver_or_skip() else {
         return;
     };
     let db = TestDb::sqlite().await;
@@ -116,22 +148,7 @@ async fn pick_a_commune_and_see_its_persons() {
     app.add_user("tinh12", "province_officer", Some("12"), None)
         .await;
 
-    let (_driver, port) = start_driver(&driver_path).await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--disable-quic"]
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("webdriver session");
+    let (_driver, client) = session(&driver_path).await;
 
     let result = async {
         client.goto(&app.url("/")).await?;
@@ -246,13 +263,42 @@ async fn wait_for(
         .await
 }
 
+/// Fills the login form the server shows for a protected page and submits it (the server then
+/// sends the browser back to that page).
+async fn log_in(
+    client: &fantoccini::Client,
+    username: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    wait_for(client, "input[name=username]")
+        .await?
+        .send_keys(username)
+        .await?;
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(testkit::TEST_PASSWORD)
+        .await?;
+    client
+        .find(Locator::Css("form[action='/login'] button[type=submit]"))
+        .await?
+        .click()
+        .await
+}
+
+/// Types `value` into the input matching `css` (cleared first).
+async fn type_into(
+    client: &fantoccini::Client,
+    css: &str,
+    value: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let input = wait_for(client, css).await?;
+    input.clear().await?;
+    input.send_keys(value).await
+}
+
 #[tokio::test]
 async fn a_vaccination_site_records_doses_with_schedule_warnings() {
-    let Some(driver_path) = find_chromedriver() else {
-        if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
-            panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
-        }
-        testkit::notice("chromedriver not found; skipping the browser test");
+    let Some(driver_path) = chromedriver_or_skip() else {
         return;
     };
     let db = TestDb::sqlite().await;
@@ -278,39 +324,11 @@ async fn a_vaccination_site_records_doses_with_schedule_warnings() {
     app.add_user("tram", "vaccination_site", Some(&person.commune_code), None)
         .await;
 
-    let (_driver, port) = start_driver(&driver_path).await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--disable-quic"]
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("webdriver session");
+    let (_driver, client) = session(&driver_path).await;
 
     let result = async {
         client.goto(&app.url("/vaccination/record")).await?;
-        wait_for(&client, "input[name=username]")
-            .await?
-            .send_keys("tram")
-            .await?;
-        client
-            .find(Locator::Css("input[name=password]"))
-            .await?
-            .send_keys(testkit::TEST_PASSWORD)
-            .await?;
-        client
-            .find(Locator::Css("form[action='/login'] button[type=submit]"))
-            .await?
-            .click()
-            .await?;
+        log_in(&client, "tram").await?;
         // Find the person by name typed without diacritics.
         wait_for(&client, "input[name=q]")
             .await?
@@ -392,11 +410,7 @@ async fn a_vaccination_site_records_doses_with_schedule_warnings() {
 
 #[tokio::test]
 async fn a_verifier_checks_a_pasted_certificate() {
-    let Some(driver_path) = find_chromedriver() else {
-        if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
-            panic!("{REQUIRE_ENV}=1 but chromedriver was not found");
-        }
-        testkit::notice("chromedriver not found; skipping the browser test");
+    let Some(driver_path) = chromedriver_or_skip() else {
         return;
     };
     let db = TestDb::sqlite().await;
@@ -450,39 +464,11 @@ async fn a_verifier_checks_a_pasted_certificate() {
     let app = TestApp::spawn(db).await;
     app.add_user("kiemtra", "verifier", None, None).await;
 
-    let (_driver, port) = start_driver(&driver_path).await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": std::env::var("PHONGDICH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--disable-quic"]
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("webdriver session");
+    let (_driver, client) = session(&driver_path).await;
 
     let result = async {
         client.goto(&app.url("/certificates/verify")).await?;
-        wait_for(&client, "input[name=username]")
-            .await?
-            .send_keys("kiemtra")
-            .await?;
-        client
-            .find(Locator::Css("input[name=password]"))
-            .await?
-            .send_keys(testkit::TEST_PASSWORD)
-            .await?;
-        client
-            .find(Locator::Css("form[action='/login'] button[type=submit]"))
-            .await?
-            .click()
-            .await?;
+        log_in(&client, "kiemtra").await?;
         // Back on the verification page: paste the certificate text and submit.
         wait_for(&client, "form#verify-form textarea[name=qr]")
             .await?
@@ -521,6 +507,125 @@ async fn a_verifier_checks_a_pasted_certificate() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
+    let _ = client.close().await;
+    app.stop().await;
+    result.expect("browser flow");
+}
+
+#[tokio::test]
+async fn a_commune_station_enters_a_positive_test_and_a_low_spo2_checkin_tops_the_alert_queue() {
+    let Some(driver_path) = chromedriver_or_skip() else {
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    let persons = testkit::load_demo(db.store.as_ref(), "12", 1500, 23)
+        .await
+        .persons;
+    let person = persons
+        .iter()
+        .find(|p| {
+            p.national_id.is_some() && p.dob < chrono::NaiveDate::from_ymd_opt(1975, 1, 1).unwrap()
+        })
+        .unwrap()
+        .clone();
+    let national_id = person.national_id.as_ref().unwrap().as_str().to_string();
+    let app = TestApp::spawn(db).await;
+    app.add_user("tyt", "commune_staff", Some(&person.commune_code), None)
+        .await;
+    let (_driver, client) = session(&driver_path).await;
+
+    let result = async {
+        // The station enters the positive rapid test of a resident: a case is opened.
+        client.goto(&app.url("/cases/tests/new")).await?;
+        log_in(&client, "tyt").await?;
+        type_into(
+            &client,
+            "form#test-form input[name=full_name]",
+            &person.full_name,
+        )
+        .await?;
+        type_into(
+            &client,
+            "form#test-form input[name=national_id]",
+            &national_id,
+        )
+        .await?;
+        type_into(
+            &client,
+            "form#test-form input[name=dob]",
+            &person.dob.format("%d/%m/%Y").to_string(),
+        )
+        .await?;
+        client
+            .find(Locator::Css("form#test-form select[name=sex]"))
+            .await?
+            .select_by_value(person.sex.as_str())
+            .await?;
+        client
+            .find(Locator::Css("form#test-form select[name=test_type]"))
+            .await?
+            .select_by_value("rapid-antigen")
+            .await?;
+        client
+            .find(Locator::Css("form#test-form select[name=result]"))
+            .await?
+            .select_by_value("positive")
+            .await?;
+        client
+            .find(Locator::Css("form#test-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&client, "div#test-recorded p#case-opened").await?;
+        let case_link = client
+            .find(Locator::Css("div#test-recorded a[href^='/cases/']"))
+            .await?
+            .attr("href")
+            .await?
+            .expect("a link to the case");
+        // Nobody to call yet: the case was reported a moment ago.
+        client.goto(&app.url("/cases/alerts")).await?;
+        wait_for(&client, "p#queue-empty").await?;
+        client.goto(&app.url(&case_link)).await?;
+        // The case page: no check-in yet; staff enter one with SpO2 93 and fast breathing.
+        wait_for(&client, "p#no-checkins").await?;
+        let case_url = client.current_url().await?;
+        let case_id = case_url.path().trim_start_matches("/cases/").to_string();
+        type_into(&client, "form#checkin-form input[name=spo2]", "93").await?;
+        type_into(&client, "form#checkin-form input[name=resp_rate]", "24").await?;
+        client
+            .find(Locator::Css("form#checkin-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&client, "p#done").await?;
+        let reasons = wait_for(&client, "div#alert-reasons").await?.text().await?;
+        assert!(reasons.contains("SpO2"), "{reasons}");
+        wait_for(&client, "table#checkins tr[data-checkin]").await?;
+        // The alert queue: the case first, as an emergency, with the person's phone to call.
+        client.goto(&app.url("/cases/alerts")).await?;
+        let first = wait_for(&client, "table#alerts tbody tr").await?;
+        assert_eq!(
+            first.attr("data-case").await?.as_deref(),
+            Some(case_id.as_str())
+        );
+        assert_eq!(
+            first.attr("data-alert").await?.as_deref(),
+            Some("emergency")
+        );
+        let row = first.text().await?;
+        assert!(row.contains(&person.full_name), "{row}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = &result {
+        let url = client.current_url().await.map(|u| u.to_string());
+        let text = match client.find(Locator::Css("body")).await {
+            Ok(m) => m.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        eprintln!("browser flow failed ({e}) at {url:?}; the page says:\n{text}");
+    }
     let _ = client.close().await;
     app.stop().await;
     result.expect("browser flow");

@@ -467,6 +467,16 @@ async fn tests_cases_alerts_reports_and_pages() {
             q["items"][1]["hours_since_checkin"].as_i64().unwrap() >= 25,
             "{q}"
         );
+        // A shorter page keeps the most urgent (ranked before the page is read).
+        let (status, top) = get(
+            &tyt_later,
+            &app,
+            &format!("/api/v1/alerts?unit={commune}&limit=1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{top}");
+        assert_eq!(top["items"].as_array().unwrap().len(), 1, "{top}");
+        assert_eq!(top["items"][0]["case_id"], json!(c1), "{top}");
         assert_eq!(q["items"][0]["overdue"], true, "{q}");
         SHIFT_HOURS.store(0, Ordering::SeqCst);
         let (tyt2, csrf2) = app.login_as("tyt").await;

@@ -223,6 +223,22 @@ pub struct DailyReport {
     pub submitted_at: DateTime<Utc>,
 }
 
+/// What the alert queue ranks a case by, read without the rest of the case (the stored alert,
+/// high risk, age, hours since the last check-in; see `domain::case_rules::urgency_key`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertCandidate {
+    pub id: Uuid,
+    pub alert: AlertLevel,
+    pub high_risk: bool,
+    pub dob: Option<NaiveDate>,
+    /// The stored risk group (JSON), read only for a case without a birth date (its age is
+    /// there); `Null` otherwise.
+    pub risk: serde_json::Value,
+    pub first_positive: NaiveDate,
+    pub last_checkin_at: Option<DateTime<Utc>>,
+    pub reported_at: DateTime<Utc>,
+}
+
 /// Storage of tests, cases, check-ins and daily reports. A supertrait of [`crate::Store`].
 #[async_trait]
 pub trait CaseStore: Send + Sync {
@@ -275,15 +291,20 @@ pub trait CaseStore: Send + Sync {
     /// A case's check-ins, newest first, at most `limit`.
     async fn checkins(&self, case_id: Uuid, limit: u32) -> Result<Vec<CheckIn>>;
 
-    /// The alert queue of a scope: open cases cared for at home whose stored alert is not
-    /// `none`, or whose last check-in (or, with none, `reported_at`) is older than
-    /// `stale_before`. Unsorted (the caller sorts by urgency), at most `limit`.
+    /// The candidates of a scope's alert queue: open cases cared for at home whose stored alert
+    /// is not `none`, or whose last check-in (or, with none, `reported_at`) is older than
+    /// `stale_before` — only what ranking them needs ([`AlertCandidate`]). Unsorted (the caller
+    /// ranks them by urgency and reads the cases it shows with [`CaseStore::cases_by_ids`]), at
+    /// most `limit`.
     async fn alert_candidates(
         &self,
         scope: &PersonScope,
         stale_before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<Case>>;
+    ) -> Result<Vec<AlertCandidate>>;
+
+    /// The cases with these ids (unknown ids are left out), in no particular order.
+    async fn cases_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Case>>;
 
     /// The scope's figures for a day: counters of that day and current-state counts of open
     /// cases.

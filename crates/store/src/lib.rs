@@ -41,8 +41,8 @@ use domain::{Error, ErrorCode};
 use uuid::Uuid;
 
 pub use cases::{
-    Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyFigures, DailyReport, LabTest,
-    TestBatch, TestBatchOutcome,
+    AlertCandidate, Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyFigures,
+    DailyReport, LabTest, TestBatch, TestBatchOutcome,
 };
 pub use certificates::{
     CertificateStatus, Revocation, SigningKey, SigningRole, TrustedSigner, VaccinationCertificate,

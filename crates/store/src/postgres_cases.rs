@@ -11,19 +11,20 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::cases::{
-    Case, CaseQuery, CaseStore, CheckIn, DailyCaseSeries, DailyFigures, DailyReport, LabTest,
-    TestBatch, TestBatchOutcome,
+    AlertCandidate, Case, CaseQuery, CaseStore, CheckIn, DailyCaseSeries, DailyFigures,
+    DailyReport, LabTest, TestBatch, TestBatchOutcome,
 };
 use crate::error::from_sqlx;
 use crate::model::{Page, PersonScope, micros};
 use crate::postgres::{PgStore, append_in_tx, insert_decided_in_tx};
 use crate::sqlite_cases::{
-    ALERT_CONDITION, CaseIds, CounterRow, DAY_COUNTERS_QUERY, Deltas, LAB_TEST_COLUMNS,
-    OPEN_STATE_QUERY, RECOMPUTE_COUNTERS_QUERY, applicable_changes, case_columns, case_from_row,
-    case_insert_columns, case_not_found, case_update_set, check_checkin, check_report,
-    check_series_range, checkin_from_row, count_differences, counter_row, fold_case_series,
-    fold_open_state, lab_test_from_row, push_case_page, push_case_scope, push_case_series_query,
-    push_case_where, report_from_row, sum_counters,
+    ALERT_CANDIDATE_SELECT, ALERT_CONDITION, CaseIds, CounterRow, DAY_COUNTERS_QUERY, Deltas,
+    LAB_TEST_COLUMNS, OPEN_STATE_QUERY, RECOMPUTE_COUNTERS_QUERY, alert_candidate_from_row,
+    applicable_changes, case_columns, case_from_row, case_insert_columns, case_not_found,
+    case_update_set, check_checkin, check_report, check_series_range, checkin_from_row,
+    count_differences, counter_row, fold_case_series, fold_open_state, lab_test_from_row,
+    push_case_page, push_case_scope, push_case_series_query, push_case_where, report_from_row,
+    sum_counters,
 };
 
 /// Rows per `UNNEST` statement.
@@ -569,8 +570,8 @@ impl CaseStore for PgStore {
         scope: &PersonScope,
         stale_before: DateTime<Utc>,
         limit: u32,
-    ) -> crate::Result<Vec<Case>> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!("{} WHERE 1=1", case_select()));
+    ) -> crate::Result<Vec<AlertCandidate>> {
+        let mut qb = QueryBuilder::<Postgres>::new(ALERT_CANDIDATE_SELECT);
         push_case_scope(&mut qb, scope);
         qb.push(ALERT_CONDITION)
             .push_bind(micros(stale_before))
@@ -581,8 +582,23 @@ impl CaseStore for PgStore {
             .await
             .map_err(from_sqlx)?
             .iter()
-            .map(pg_case)
+            .map(|r| alert_candidate_from_row(r, r.try_get("id").map_err(from_sqlx)?))
             .collect()
+    }
+
+    async fn cases_by_ids(&self, ids: &[Uuid]) -> crate::Result<Vec<Case>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in crate::sql::distinct(ids).chunks(CHUNK) {
+            let rows = sqlx::query(&format!("{} WHERE id = ANY($1)", case_select()))
+                .bind(chunk)
+                .fetch_all(self.pool())
+                .await
+                .map_err(from_sqlx)?;
+            for r in &rows {
+                out.push(pg_case(r)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn daily_figures(

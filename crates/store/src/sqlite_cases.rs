@@ -17,8 +17,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use crate::cases::{
-    Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyCaseSeries, DailyFigures,
-    DailyReport, LabTest, MAX_SERIES_DAYS, TestBatch, TestBatchOutcome,
+    AlertCandidate, Case, CaseChange, CaseQuery, CaseStore, CaseUnits, CheckIn, DailyCaseSeries,
+    DailyFigures, DailyReport, LabTest, MAX_SERIES_DAYS, TestBatch, TestBatchOutcome,
 };
 use crate::error::from_sqlx;
 use crate::model::{Page, PersonQuery, PersonScope, micros};
@@ -342,6 +342,46 @@ where
 
 /// The alert-queue condition (append to a scope filter): open home-care cases with a stored
 /// alert or a stale last contact (`$stale` pushed by the caller after this text).
+pub(crate) const ALERT_CANDIDATE_SELECT: &str = "SELECT id, alert, high_risk, dob, \
+     CASE WHEN dob IS NULL THEN CAST(risk AS TEXT) END AS risk, first_positive, last_checkin_at, \
+     reported_at FROM cases WHERE 1=1";
+
+/// Builds an [`AlertCandidate`] from a row of [`ALERT_CANDIDATE_SELECT`].
+pub(crate) fn alert_candidate_from_row<'r, R>(r: &'r R, id: Uuid) -> crate::Result<AlertCandidate>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
+    Option<NaiveDate>: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let risk = r
+        .try_get::<Option<String>, _>("risk")
+        .map_err(from_sqlx)?
+        .map(|t| parse_json_text(&t, "risk"))
+        .transpose()?
+        .unwrap_or(serde_json::Value::Null);
+    Ok(AlertCandidate {
+        id,
+        alert: parse_code(
+            &r.try_get::<String, _>("alert").map_err(from_sqlx)?,
+            AlertLevel::parse,
+            "alert",
+        )?,
+        high_risk: r.try_get("high_risk").map_err(from_sqlx)?,
+        dob: r.try_get("dob").map_err(from_sqlx)?,
+        risk,
+        first_positive: r.try_get("first_positive").map_err(from_sqlx)?,
+        last_checkin_at: r.try_get("last_checkin_at").map_err(from_sqlx)?,
+        reported_at: r.try_get("reported_at").map_err(from_sqlx)?,
+    })
+}
+
+/// The alert condition of [`ALERT_CANDIDATE_SELECT`]: push the stale-before time, then `)`.
 pub(crate) const ALERT_CONDITION: &str = " AND status = 'open' AND care_setting = 'home' \
      AND (alert <> 'none' OR COALESCE(last_checkin_at, reported_at) < ";
 
@@ -1107,8 +1147,8 @@ impl CaseStore for SqliteStore {
         scope: &PersonScope,
         stale_before: DateTime<Utc>,
         limit: u32,
-    ) -> crate::Result<Vec<Case>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("{} WHERE 1=1", case_select()));
+    ) -> crate::Result<Vec<AlertCandidate>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(ALERT_CANDIDATE_SELECT);
         push_case_scope(&mut qb, scope);
         qb.push(ALERT_CONDITION)
             .push_bind(micros(stale_before))
@@ -1119,8 +1159,21 @@ impl CaseStore for SqliteStore {
             .await
             .map_err(from_sqlx)?
             .iter()
-            .map(sqlite_case)
+            .map(|r| alert_candidate_from_row(r, uuid(r, "id")?))
             .collect()
+    }
+
+    async fn cases_by_ids(&self, ids: &[Uuid]) -> crate::Result<Vec<Case>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in crate::sql::distinct(ids).chunks(ID_CHUNK) {
+            let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            let mut qb = QueryBuilder::<Sqlite>::new(format!("{} WHERE 1=1", case_select()));
+            crate::sql::push_in(&mut qb, "id", &ids);
+            for r in qb.build().fetch_all(self.pool()).await.map_err(from_sqlx)? {
+                out.push(sqlite_case(&r)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn daily_figures(

@@ -836,8 +836,65 @@ async fn checkins_and_the_alert_queue() {
             PersonScope::All,
         ] {
             let got = s.alert_candidates(&scope, stale_before, 100).await.unwrap();
-            assert_eq!(sorted(ids(&got)), expected, "{backend:?} {scope:?}");
+            assert_eq!(
+                sorted(got.iter().map(|c| c.id).collect()),
+                expected,
+                "{backend:?} {scope:?}"
+            );
         }
+        // A candidate carries the case's ranking columns, as stored.
+        let got = s
+            .alert_candidates(&PersonScope::All, stale_before, 100)
+            .await
+            .unwrap();
+        for c in &got {
+            let case = s.case(c.id).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    c.alert,
+                    c.high_risk,
+                    c.dob,
+                    c.first_positive,
+                    c.last_checkin_at,
+                    c.reported_at
+                ),
+                (
+                    case.alert,
+                    case.high_risk,
+                    case.dob,
+                    case.first_positive,
+                    case.last_checkin_at,
+                    case.reported_at
+                ),
+                "{backend:?}"
+            );
+            let expected_risk = if case.dob.is_none() {
+                case.risk.clone()
+            } else {
+                serde_json::Value::Null
+            };
+            assert_eq!(c.risk, expected_risk, "{backend:?}");
+        }
+        let warning_candidate = got.iter().find(|c| c.id == warning.id).unwrap();
+        assert_eq!(warning_candidate.alert, AlertLevel::Warning);
+        assert_eq!(
+            warning_candidate.last_checkin_at,
+            Some(at(d(7, 10), 10)),
+            "{backend:?}"
+        );
+        // The full rows of the shown page, by id (unknown ids left out, duplicates once).
+        let wanted = [warning.id, stale_checkin.id, Uuid::now_v7(), warning.id];
+        let full = s.cases_by_ids(&wanted).await.unwrap();
+        assert_eq!(
+            sorted(ids(&full)),
+            sorted(vec![warning.id, stale_checkin.id]),
+            "{backend:?}"
+        );
+        assert_eq!(
+            full.iter().find(|c| c.id == warning.id),
+            s.case(warning.id).await.unwrap().as_ref()
+        );
+        assert!(s.cases_by_ids(&[]).await.unwrap().is_empty());
         let c2 = PersonScope::Communes(vec![fx.c2.clone()]);
         assert!(
             s.alert_candidates(&c2, stale_before, 100)
