@@ -85,7 +85,7 @@ prepare() { # BACKEND ROWS
 
 ingest_bench() {
     local rows="${1:-500000}" csv url raw imp
-    csv="$DATA_DIR/tests-$rows.csv"
+    csv="$DATA_DIR/tests-$rows-seed$SEED.csv"
     "$BENCH" test-csv --province "$PROVINCE" --persons "$rows" --rows "$rows" --seed "$SEED" --out "$csv"
     echo "| backend | rows | raw load | phongdich import tests | ratio | outcome |"
     echo "|---|---:|---:|---:|---:|---|"
@@ -104,17 +104,18 @@ ingest_bench() {
 
 alerts_bench() {
     local rows="${1:-100000}" csv url commune district
-    csv="$DATA_DIR/tests-$rows.csv"
-    [ -n "${REUSE:-}" ] && [ -f "$csv" ] ||
+    csv="$DATA_DIR/tests-$rows-seed$SEED.csv"
+    [ "${REUSE:-0}" = 1 ] && [ -f "$csv" ] ||
         "$BENCH" test-csv --province "$PROVINCE" --persons "$rows" --rows "$rows" --seed "$SEED" --out "$csv"
     for backend in sqlite ${PG:+postgres}; do
-        if [ -n "${REUSE:-}" ] && [ -f "$DATA_DIR/alerts-$backend-$rows.url" ]; then
-            url="$(cat "$DATA_DIR/alerts-$backend-$rows.url")"
+        local saved="$DATA_DIR/alerts-$backend-$rows-seed$SEED.url"
+        if [ "${REUSE:-0}" = 1 ] && [ -f "$saved" ]; then
+            url="$(cat "$saved")"
             echo "reusing $url (REUSE set)" >&2
         else
             url="$(prepare "$backend" "$rows")"
             "$PHONGDICH" import tests "$csv" --database "$url" >/dev/null
-            echo "$url" >"$DATA_DIR/alerts-$backend-$rows.url"
+            echo "$url" >"$saved"
         fi
         commune=$(python3 - "$csv" <<'PY'
 import csv, sys, collections

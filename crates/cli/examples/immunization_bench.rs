@@ -113,7 +113,7 @@ async fn coverage(args: &[String]) -> anyhow::Result<()> {
         .parse()?;
     let units = required(args, "--units")?;
     let store = store::open(&url).await?;
-    let today = chrono::Local::now().date_naive();
+    let today = domain::vietnam_time::local_date(chrono::Utc::now());
     let past = NaiveDate::from_ymd_opt(2022, 3, 1).expect("date");
     for code in units.split(',') {
         let unit = store::CoverageUnit::resolve(code, None)?;

@@ -841,7 +841,7 @@ mod tests {
         // The same shape with different scales (as in windows of different units), asked twice
         // (the second answer comes from the memo): each quantile must equal the direct inversion
         // of Gamma(shape, scale).
-        for shape in [1.0, 2.0, 13.0, 1.5, 4001.0] {
+        for shape in [1.0, 2.0, 13.0, 0.5, 1.5, 4001.0] {
             for scale in [1e-3, 0.07, 0.9, 4.0] {
                 for _ in 0..2 {
                     let w = summarise(2, 8, shape, scale).unwrap();

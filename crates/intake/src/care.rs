@@ -288,8 +288,9 @@ pub struct AlertItem {
 /// Two reads: every candidate's ranking columns ([`store::AlertCandidate`]), ranked here by
 /// [`case_rules::urgency_key`] (ties by case id), then the full rows of the `limit` shown. A
 /// commune with thousands of overdue cases thus decodes thousands of small rows and only the
-/// page's full cases. A case changed between the two reads is shown as it is now (or left
-/// out if there is nothing to act on any more).
+/// page's full cases. A case changed between the two reads is shown as it is now, or left
+/// out if there is nothing to act on any more or it has moved out of the scope (the page is
+/// then that much shorter).
 pub async fn alert_queue(
     store: &dyn Store,
     scope: &PersonScope,
@@ -324,7 +325,11 @@ pub async fn alert_queue(
         .cases_by_ids(&ids)
         .await?
         .into_iter()
-        .filter(|c| c.status == CaseStatus::Open && c.care_setting == CareSetting::Home)
+        .filter(|c| {
+            c.status == CaseStatus::Open
+                && c.care_setting == CareSetting::Home
+                && c.units.within(scope)
+        })
         .filter_map(|case| alert_item(case, now, today))
         .collect();
     items.sort_by(|a, b| a.key.cmp(&b.key).then(a.case.id.cmp(&b.case.id)));

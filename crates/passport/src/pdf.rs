@@ -90,7 +90,11 @@ pub fn fields(c: &VaccinationCertificate) -> Vec<(&'static str, &'static str, St
             "Có giá trị đến",
             "Valid until",
             c.expires_at
-                .map(|t| t.format("%d/%m/%Y").to_string())
+                .map(|t| {
+                    domain::vietnam_time::local_date(t)
+                        .format("%d/%m/%Y")
+                        .to_string()
+                })
                 .unwrap_or_else(|| "—".into()),
         ),
     ]

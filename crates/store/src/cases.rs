@@ -29,6 +29,22 @@ pub struct CaseUnits {
     pub old_province_code: Option<String>,
 }
 
+impl CaseUnits {
+    /// Whether a row counted in these units belongs to `scope` (the rule the scope filters of
+    /// the queries apply in SQL).
+    pub fn within(&self, scope: &PersonScope) -> bool {
+        match scope {
+            PersonScope::All => true,
+            PersonScope::Province(p) => self.province_code == *p,
+            PersonScope::Communes(cs) => cs.contains(&self.commune_code),
+            PersonScope::OldCommunes(cs) => self
+                .old_commune_code
+                .as_ref()
+                .is_some_and(|c| cs.contains(c)),
+        }
+    }
+}
+
 /// One laboratory test (the `test` source record with the same id holds the identity as sent).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabTest {
@@ -231,8 +247,8 @@ pub struct AlertCandidate {
     pub alert: AlertLevel,
     pub high_risk: bool,
     pub dob: Option<NaiveDate>,
-    /// The stored risk group (JSON), read only for a case without a birth date (its age is
-    /// there); `Null` otherwise.
+    /// The stored risk group (JSON), read only where the age may have to come from it: a case
+    /// without a birth date, or with one after its first positive test; `Null` otherwise.
     pub risk: serde_json::Value,
     pub first_positive: NaiveDate,
     pub last_checkin_at: Option<DateTime<Utc>>,

@@ -340,11 +340,12 @@ where
         .push_bind(i64::try_from(q.offset).unwrap_or(i64::MAX));
 }
 
-/// The alert-queue condition (append to a scope filter): open home-care cases with a stored
-/// alert or a stale last contact (`$stale` pushed by the caller after this text).
+/// The ranking columns of the alert queue's candidates ([`AlertCandidate`]); append a scope
+/// filter, then [`ALERT_CONDITION`]. The stored risk group is read only where the age may come
+/// from it: no birth date, or one after the first positive test (a birth date in the future).
 pub(crate) const ALERT_CANDIDATE_SELECT: &str = "SELECT id, alert, high_risk, dob, \
-     CASE WHEN dob IS NULL THEN CAST(risk AS TEXT) END AS risk, first_positive, last_checkin_at, \
-     reported_at FROM cases WHERE 1=1";
+     CASE WHEN dob IS NULL OR dob > first_positive THEN CAST(risk AS TEXT) END AS risk, \
+     first_positive, last_checkin_at, reported_at FROM cases WHERE 1=1";
 
 /// Builds an [`AlertCandidate`] from a row of [`ALERT_CANDIDATE_SELECT`].
 pub(crate) fn alert_candidate_from_row<'r, R>(r: &'r R, id: Uuid) -> crate::Result<AlertCandidate>
@@ -381,7 +382,8 @@ where
     })
 }
 
-/// The alert condition of [`ALERT_CANDIDATE_SELECT`]: push the stale-before time, then `)`.
+/// The alert-queue condition (append to a scope filter): open home-care cases with a stored
+/// alert or a stale last contact (push the stale-before time after this text, then `)`).
 pub(crate) const ALERT_CONDITION: &str = " AND status = 'open' AND care_setting = 'home' \
      AND (alert <> 'none' OR COALESCE(last_checkin_at, reported_at) < ";
 

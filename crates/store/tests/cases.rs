@@ -836,6 +836,20 @@ async fn checkins_and_the_alert_queue() {
             PersonScope::All,
         ] {
             let got = s.alert_candidates(&scope, stale_before, 100).await.unwrap();
+            let full = s
+                .cases_by_ids(&got.iter().map(|c| c.id).collect::<Vec<_>>())
+                .await
+                .unwrap();
+            assert!(
+                full.iter().all(|c| c.units.within(&scope)),
+                "{backend:?} {scope:?}"
+            );
+            assert!(
+                !full
+                    .iter()
+                    .any(|c| c.units.within(&PersonScope::Communes(vec![fx.c2.clone()]))),
+                "{backend:?}"
+            );
             assert_eq!(
                 sorted(got.iter().map(|c| c.id).collect()),
                 expected,
@@ -868,7 +882,7 @@ async fn checkins_and_the_alert_queue() {
                 ),
                 "{backend:?}"
             );
-            let expected_risk = if case.dob.is_none() {
+            let expected_risk = if case.dob.is_none_or(|d| d > case.first_positive) {
                 case.risk.clone()
             } else {
                 serde_json::Value::Null
