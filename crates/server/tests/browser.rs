@@ -5,7 +5,8 @@
 //! vaccination site records doses with schedule warnings; a verifier pastes a certificate's
 //! `HC1:` text and sees «HỢP LỆ» with the holder's name; a commune station enters a positive
 //! test (a case opens), records a check-in with SpO2 93 and finds the case first in its alert
-//! queue as an emergency.
+//! queue as an emergency; a province officer computes the week's epidemic levels, approves them,
+//! and the public page announces them with the map, the table and the link to Rt.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -615,6 +616,119 @@ async fn a_commune_station_enters_a_positive_test_and_a_low_spo2_checkin_tops_th
         );
         let row = first.text().await?;
         assert!(row.contains(&person.full_name), "{row}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = &result {
+        let url = client.current_url().await.map(|u| u.to_string());
+        let text = match client.find(Locator::Css("body")).await {
+            Ok(m) => m.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        eprintln!("browser flow failed ({e}) at {url:?}; the page says:\n{text}");
+    }
+    let _ = client.close().await;
+    app.stop().await;
+    result.expect("browser flow");
+}
+
+/// Waits until the page's text contains `needle` (after a form post that lands on a page whose
+/// elements were already there before it).
+async fn wait_for_text(
+    client: &fantoccini::Client,
+    needle: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let mut text = String::new();
+    for _ in 0..50 {
+        if let Ok(body) = client.find(Locator::Css("body")).await {
+            text = body.text().await.unwrap_or_default();
+            if text.contains(needle) {
+                return Ok(text);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("«{needle}» did not appear; the page says:\n{text}");
+}
+
+#[tokio::test]
+async fn a_province_officer_computes_and_approves_the_week_and_the_public_page_announces_it() {
+    let Some(driver_path) = chromedriver_or_skip() else {
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    testkit::load_demo(db.store.as_ref(), "12", 1500, 29).await;
+    let app = TestApp::spawn(db).await;
+    app.add_user("tinh", "province_officer", Some("12"), None)
+        .await;
+    let (_driver, client) = session(&driver_path).await;
+
+    let result = async {
+        // Nothing is public before a run is approved.
+        client.goto(&app.url("/epidemic-level")).await?;
+        wait_for_text(&client, "Chưa có cấp độ dịch nào được phê duyệt").await?;
+        // The officer computes the current week for province 12 (the form's defaults).
+        client.goto(&app.url("/epidemic-level/manage")).await?;
+        log_in(&client, "tinh").await?;
+        wait_for(
+            &client,
+            "form[action='/epidemic-level/runs'] button[type=submit]",
+        )
+        .await?
+        .click()
+        .await?;
+        // The proposed run: its map of commune points and the approval button.
+        wait_for(&client, "svg.level-map circle").await?;
+        let points = client
+            .find_all(Locator::Css("svg.level-map circle"))
+            .await?
+            .len();
+        assert!(points > 1, "{points} points on the map");
+        wait_for_text(&client, "chờ phê duyệt").await?;
+        // Still nothing public while proposed.
+        let run_url = client.current_url().await?;
+        client.goto(&app.url("/epidemic-level")).await?;
+        wait_for_text(&client, "Chưa có cấp độ dịch nào được phê duyệt").await?;
+        client.goto(run_url.as_str()).await?;
+        wait_for(&client, "form[action$='/approve'] button[type=submit]")
+            .await?
+            .click()
+            .await?;
+        wait_for_text(&client, "đã phê duyệt").await?;
+        assert!(
+            client
+                .find(Locator::Css("form[action$='/approve']"))
+                .await
+                .is_err(),
+            "no second approval button"
+        );
+        // The public page announces the levels (in force 48 hours later), with map and table.
+        client.goto(&app.url("/epidemic-level")).await?;
+        let notice = wait_for(&client, "section p.notice").await?.text().await?;
+        assert!(
+            notice.contains("Thông báo: cấp độ mới có hiệu lực từ"),
+            "{notice}"
+        );
+        let rows = client
+            .find_all(Locator::Css("section table tbody tr"))
+            .await?
+            .len();
+        assert!(rows > 1, "{rows} rows");
+        assert_eq!(
+            client
+                .find_all(Locator::Css("section svg.level-map circle"))
+                .await?
+                .len(),
+            points
+        );
+        // From the province to its Rt page (no case yet: not enough data, said so).
+        client
+            .find(Locator::Css("section a[href='/epidemic-level/rt?unit=12']"))
+            .await?
+            .click()
+            .await?;
+        let current = wait_for(&client, "section#rt").await?.text().await?;
+        assert!(!current.is_empty());
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
