@@ -226,6 +226,18 @@ pub async fn record_tests(
     received_at: DateTime<Utc>,
     audit: Option<&NewAuditEntry>,
 ) -> Result<TestImportSummary> {
+    record_tests_of_samples(store, rows, &[], received_at, audit).await
+}
+
+/// [`record_tests`] for results of collected samples: `samples[i]` is the sample `rows[i]`
+/// came from (kept as the lab test's `sample_id`); rows beyond `samples` have none.
+pub async fn record_tests_of_samples(
+    store: &dyn Store,
+    rows: &[TestRow],
+    samples: &[Uuid],
+    received_at: DateTime<Utc>,
+    audit: Option<&NewAuditEntry>,
+) -> Result<TestImportSummary> {
     let batch_id = Uuid::now_v7();
     let records: Vec<NewSourceRecord> = rows
         .iter()
@@ -365,7 +377,7 @@ pub async fn record_tests(
             test_type: row.test_type,
             result: row.result,
             case_id,
-            sample_id: None,
+            sample_id: samples.get(i).copied(),
             received_at,
         });
     }

@@ -1949,7 +1949,8 @@ pub fn test_row_of(
 
 /// Enters a sample's result (received now if it was not). A positive pool is broken down into
 /// one single sample per member, saved with the pool's result in one transaction; a single
-/// sample's result becomes a lab test through [`crate::lab_tests::record_tests`] (first, so
+/// sample's result becomes a lab test of that sample through
+/// [`crate::lab_tests::record_tests_of_samples`] (first, so
 /// that a failure leaves the sample waiting and a retry records nothing twice — the record id
 /// is the sample code, unique per lab), and the contacts of a person it makes a case are marked
 /// ([`mark_contacts_became_cases`]). Entering the same result again changes nothing; another
@@ -2004,7 +2005,14 @@ pub async fn enter_result(
                 &s.province_code,
                 serde_json::json!({"code": s.code, "lab_code": s.lab_code, "result": result}),
             );
-            let summary = crate::lab_tests::record_tests(store, &[row], now, Some(&entry)).await?;
+            let summary = crate::lab_tests::record_tests_of_samples(
+                store,
+                &[row],
+                &[s.id],
+                now,
+                Some(&entry),
+            )
+            .await?;
             test_recorded = true;
             cases_created = summary.cases_created;
             contacts_became_cases = summary.contacts_became_cases;

@@ -705,6 +705,11 @@ async fn sampling(app: &TestApp, t: &Town, tram: &User, lab: &User, lab_hn: &Use
     assert_eq!(tests.len(), 1);
     assert_eq!(tests[0].lab_code, "CDC-LC");
     assert_eq!(tests[0].result, TestResult::Positive);
+    assert_eq!(
+        tests[0].sample_id.map(|id| id.to_string()),
+        Some(single_id.to_string()),
+        "the lab test keeps the sample it came from"
+    );
     let cases = app
         .db
         .store
