@@ -96,6 +96,37 @@ async fn session(driver_path: &str) -> (Driver, fantoccini::Client) {
     (driver, client)
 }
 
+/// Ends a browser flow: on failure prints where the browser was and what the page said, then
+/// closes the session, stops the server and fails the test.
+async fn finish(
+    client: fantoccini::Client,
+    app: TestApp,
+    result: Result<(), fantoccini::error::CmdError>,
+) {
+    if let Err(e) = &result {
+        let url = client.current_url().await.map(|u| u.to_string());
+        let text = match client.find(Locator::Css("body")).await {
+            Ok(m) => m.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        eprintln!("browser flow failed ({e}) at {url:?}; the page says:\n{text}");
+    }
+    let _ = client.close().await;
+    app.stop().await;
+    result.expect("browser flow");
+}
+
+/// A demo resident with a citizen ID born before `year`.
+fn resident_born_before(persons: &[domain::person::Person], year: i32) -> domain::person::Person {
+    persons
+        .iter()
+        .find(|p| {
+            p.national_id.is_some() && p.dob < chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap()
+        })
+        .expect("a demo resident with a citizen ID")
+        .clone()
+}
+
 #[tokio::test]
 async fn pick_a_commune_and_see_its_persons() {
     let Some(driver_path) = chromedriver_or_skip() else {
@@ -247,9 +278,7 @@ async fn pick_a_commune_and_see_its_persons() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = client.close().await;
-    app.stop().await;
-    result.expect("browser flow");
+    finish(client, app, result).await;
 }
 
 /// Waits for an element to appear after a form post (the page is replaced).
@@ -306,13 +335,7 @@ async fn a_vaccination_site_records_doses_with_schedule_warnings() {
     let persons = testkit::load_demo(db.store.as_ref(), "12", 1500, 13)
         .await
         .persons;
-    let person = persons
-        .iter()
-        .find(|p| {
-            p.national_id.is_some() && p.dob < chrono::NaiveDate::from_ymd_opt(1985, 1, 1).unwrap()
-        })
-        .unwrap()
-        .clone();
+    let person = resident_born_before(&persons, 1985);
     db.store
         .upsert_vaccination_sites(&[store::VaccinationSite {
             code: "TYT-B1".into(),
@@ -404,9 +427,7 @@ async fn a_vaccination_site_records_doses_with_schedule_warnings() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = client.close().await;
-    app.stop().await;
-    result.expect("browser flow");
+    finish(client, app, result).await;
 }
 
 #[tokio::test]
@@ -508,9 +529,7 @@ async fn a_verifier_checks_a_pasted_certificate() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = client.close().await;
-    app.stop().await;
-    result.expect("browser flow");
+    finish(client, app, result).await;
 }
 
 #[tokio::test]
@@ -522,13 +541,7 @@ async fn a_commune_station_enters_a_positive_test_and_a_low_spo2_checkin_tops_th
     let persons = testkit::load_demo(db.store.as_ref(), "12", 1500, 23)
         .await
         .persons;
-    let person = persons
-        .iter()
-        .find(|p| {
-            p.national_id.is_some() && p.dob < chrono::NaiveDate::from_ymd_opt(1975, 1, 1).unwrap()
-        })
-        .unwrap()
-        .clone();
+    let person = resident_born_before(&persons, 1975);
     let national_id = person.national_id.as_ref().unwrap().as_str().to_string();
     let app = TestApp::spawn(db).await;
     app.add_user("tyt", "commune_staff", Some(&person.commune_code), None)
@@ -619,17 +632,7 @@ async fn a_commune_station_enters_a_positive_test_and_a_low_spo2_checkin_tops_th
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    if let Err(e) = &result {
-        let url = client.current_url().await.map(|u| u.to_string());
-        let text = match client.find(Locator::Css("body")).await {
-            Ok(m) => m.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        eprintln!("browser flow failed ({e}) at {url:?}; the page says:\n{text}");
-    }
-    let _ = client.close().await;
-    app.stop().await;
-    result.expect("browser flow");
+    finish(client, app, result).await;
 }
 
 /// Waits until the page's text contains `needle` (after a form post that lands on a page whose
@@ -732,15 +735,5 @@ async fn a_province_officer_computes_and_approves_the_week_and_the_public_page_a
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    if let Err(e) = &result {
-        let url = client.current_url().await.map(|u| u.to_string());
-        let text = match client.find(Locator::Css("body")).await {
-            Ok(m) => m.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        eprintln!("browser flow failed ({e}) at {url:?}; the page says:\n{text}");
-    }
-    let _ = client.close().await;
-    app.stop().await;
-    result.expect("browser flow");
+    finish(client, app, result).await;
 }
