@@ -28,8 +28,8 @@ use domain::units::{AdminUnits, UnitLevel, UnitVersion};
 use domain::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 use store::{
-    BorderCount, Case, CaseQuery, CaseUnits, Cluster, Contact, ContactStatus, EntryDeclaration,
-    PersonScope, Sample, SampleMember, SampleSession, SampleStatus, Sequencing, Store, Zoning,
+    BorderCount, Case, CaseUnits, Cluster, Contact, ContactStatus, EntryDeclaration, PersonScope,
+    Sample, SampleMember, SampleSession, SampleStatus, Sequencing, Store, Zoning,
 };
 use uuid::Uuid;
 
@@ -830,13 +830,9 @@ pub const UNUSUAL_MIN_IMPORTED: usize = 1;
 pub const UNUSUAL_RULES_VERIFIED: bool = false;
 
 /// A case may join a cluster when its first positive is at most this many days before the
-/// cluster opened (the index case is often found before the cluster is declared). Members are
-/// looked up among the province's cases from that date on.
+/// cluster opened (the index case is often found before the cluster is declared); the cluster
+/// page offers the province's cases from that date on.
 pub const MEMBER_LOOKBACK_DAYS: i64 = 30;
-/// Cases read per page when looking members up.
-const MEMBER_SCAN_PAGE: u32 = 500;
-/// Most cases read when looking members up.
-const MEMBER_SCAN_MAX: u64 = 50_000;
 
 /// Why a cluster is unusual (needs its samples sequenced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1010,33 +1006,9 @@ pub async fn create_cluster(
     store.save_cluster(cluster, &entry).await
 }
 
-/// The cases of a cluster (those carrying its id), read among the province's cases whose first
-/// positive is at most [`MEMBER_LOOKBACK_DAYS`] before the cluster opened, oldest first.
+/// The cases of a cluster (those carrying its id), oldest first (index `cases_cluster`).
 pub async fn cluster_members(store: &dyn Store, cluster: &Cluster) -> Result<Vec<Case>> {
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    loop {
-        let page = store
-            .list_cases(&CaseQuery {
-                scope: PersonScope::Province(cluster.units.province_code.clone()),
-                status: None,
-                from: Some(add_days(cluster.opened_on, -MEMBER_LOOKBACK_DAYS)),
-                to: None,
-                limit: MEMBER_SCAN_PAGE,
-                offset,
-            })
-            .await?;
-        let n = page.items.len() as u64;
-        out.extend(
-            page.items
-                .into_iter()
-                .filter(|c| c.cluster_id == Some(cluster.id)),
-        );
-        offset += n;
-        if n < u64::from(MEMBER_SCAN_PAGE) || offset >= page.total || offset >= MEMBER_SCAN_MAX {
-            break;
-        }
-    }
+    let mut out = store.cases_of_cluster(cluster.id).await?;
     out.sort_by_key(|a| (a.first_positive, a.id));
     Ok(out)
 }

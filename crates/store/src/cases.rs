@@ -319,6 +319,9 @@ pub trait CaseStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<AlertCandidate>>;
 
+    /// The cases of a cluster (carrying its id), oldest first positive first (ties by id).
+    async fn cases_of_cluster(&self, cluster_id: Uuid) -> Result<Vec<Case>>;
+
     /// The cases with these ids (unknown ids are left out), in no particular order.
     async fn cases_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Case>>;
 

@@ -1165,6 +1165,20 @@ impl CaseStore for SqliteStore {
             .collect()
     }
 
+    async fn cases_of_cluster(&self, cluster_id: Uuid) -> crate::Result<Vec<Case>> {
+        sqlx::query(&format!(
+            "{} WHERE cluster_id = $1 ORDER BY first_positive, id",
+            case_select()
+        ))
+        .bind(cluster_id.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(from_sqlx)?
+        .iter()
+        .map(sqlite_case)
+        .collect()
+    }
+
     async fn cases_by_ids(&self, ids: &[Uuid]) -> crate::Result<Vec<Case>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in crate::sql::distinct(ids).chunks(ID_CHUNK) {

@@ -908,6 +908,15 @@ async fn cases_are_put_into_and_out_of_clusters_with_the_cluster_dates() {
         assert_eq!(cluster_of(s, &a).await, Some(k.id), "{backend:?}");
         assert_eq!(cluster_of(s, &b).await, Some(k.id));
         assert_eq!(cluster_of(s, &c).await, None);
+        // The cluster's cases, oldest first positive first; none for the other cluster.
+        let members = s.cases_of_cluster(k.id).await.unwrap();
+        let mut expected = vec![
+            s.case(a.id).await.unwrap().unwrap(),
+            s.case(b.id).await.unwrap().unwrap(),
+        ];
+        expected.sort_by_key(|c| (c.first_positive, c.id));
+        assert_eq!(members, expected, "{backend:?}");
+        assert!(s.cases_of_cluster(other.id).await.unwrap().is_empty());
         let stored = s.cluster(k.id).await.unwrap().unwrap();
         assert_eq!(
             stored,
