@@ -10,9 +10,11 @@ use domain::audit::NewAuditEntry;
 use domain::units::UnitVersion;
 use domain::{Error, ErrorCode};
 use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::Result;
+use crate::error::from_sqlx;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -252,4 +254,91 @@ pub(crate) fn run_not_proposed(run: &LevelRun) -> Error {
             run.status.as_str()
         ),
     )
+}
+
+/// Builds a [`LevelRun`] from a row of [`RUN_COLUMNS`]; `id` is decoded by the backend (text on
+/// SQLite, `uuid` on PostgreSQL).
+pub(crate) fn run_from_row<'r, R>(r: &'r R, id: Uuid) -> Result<LevelRun>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let hierarchy: String = r.try_get("hierarchy").map_err(from_sqlx)?;
+    let status: String = r.try_get("status").map_err(from_sqlx)?;
+    Ok(LevelRun {
+        id,
+        province_code: r.try_get("province_code").map_err(from_sqlx)?,
+        hierarchy: UnitVersion::parse(&hierarchy)
+            .map_err(|_| corrupt("level_runs.hierarchy", &hierarchy))?,
+        week_start: r.try_get("week_start").map_err(from_sqlx)?,
+        week_end: r.try_get("week_end").map_err(from_sqlx)?,
+        ruleset: r.try_get("ruleset").map_err(from_sqlx)?,
+        computed_at: r.try_get("computed_at").map_err(from_sqlx)?,
+        computed_by: r.try_get("computed_by").map_err(from_sqlx)?,
+        effective_at: r.try_get("effective_at").map_err(from_sqlx)?,
+        status: RunStatus::parse(&status)?,
+        approved_by: r.try_get("approved_by").map_err(from_sqlx)?,
+        approved_at: r.try_get("approved_at").map_err(from_sqlx)?,
+        units: r.try_get("units").map_err(from_sqlx)?,
+        crisis_units: r.try_get("crisis_units").map_err(from_sqlx)?,
+    })
+}
+
+/// Builds a [`UnitAssessment`] from a row of the unit columns (JSON as text); the run id and the
+/// level are decoded by the backend (their column types differ).
+pub(crate) fn unit_from_row<'r, R>(r: &'r R, run_id: Uuid, level: i64) -> Result<UnitAssessment>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let json = |c: &str| -> Result<serde_json::Value> {
+        let raw: String = r.try_get(c).map_err(from_sqlx)?;
+        serde_json::from_str(&raw).map_err(|_| corrupt(c, &raw))
+    };
+    Ok(UnitAssessment {
+        run_id,
+        unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
+        unit_kind: r.try_get("unit_kind").map_err(from_sqlx)?,
+        parent_code: r.try_get("parent_code").map_err(from_sqlx)?,
+        unit_name: r.try_get("unit_name").map_err(from_sqlx)?,
+        level: u8::try_from(level).map_err(|_| corrupt("level", &level.to_string()))?,
+        crisis: r.try_get("crisis").map_err(from_sqlx)?,
+        unverified: r.try_get("unverified").map_err(from_sqlx)?,
+        indicators: json("indicators")?,
+        assessment: json("assessment")?,
+    })
+}
+
+/// The capacity inputs of a week; push the week, then a unit filter.
+pub(crate) const CAPACITY_SELECT: &str = "SELECT unit_code, week_start, free_covid_beds, \
+     icu_beds_staffed, oxygen_cases_7d_avg, entered_by, entered_at FROM capacity_inputs \
+     WHERE week_start = ";
+
+/// Builds a [`CapacityInput`] from a row of [`CAPACITY_SELECT`].
+pub(crate) fn capacity_from_row<'r, R>(r: &'r R) -> Result<CapacityInput>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
+    Option<f64>: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(CapacityInput {
+        unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
+        week_start: r.try_get("week_start").map_err(from_sqlx)?,
+        free_covid_beds: r.try_get("free_covid_beds").map_err(from_sqlx)?,
+        icu_beds_staffed: r.try_get("icu_beds_staffed").map_err(from_sqlx)?,
+        oxygen_cases_7d_avg: r.try_get("oxygen_cases_7d_avg").map_err(from_sqlx)?,
+        entered_by: r.try_get("entered_by").map_err(from_sqlx)?,
+        entered_at: r.try_get("entered_at").map_err(from_sqlx)?,
+    })
 }

@@ -11,9 +11,10 @@ use uuid::Uuid;
 use crate::Result;
 use crate::error::from_sqlx;
 use crate::levels::{
-    APPROVE_RUN, CapacityInput, CommuneCaseCounts, DELETE_PROPOSED_RUNS, DELETE_PROPOSED_UNITS,
-    LevelRun, LevelStore, RUN_COLUMNS, RunStatus, SUPERSEDE_APPROVED, UNIT_COLUMNS,
-    UPSERT_CAPACITY, UnitAssessment, commune_counts_sql, corrupt, run_not_found, run_not_proposed,
+    APPROVE_RUN, CAPACITY_SELECT, CapacityInput, CommuneCaseCounts, DELETE_PROPOSED_RUNS,
+    DELETE_PROPOSED_UNITS, LevelRun, LevelStore, RUN_COLUMNS, RunStatus, SUPERSEDE_APPROVED,
+    UNIT_COLUMNS, UPSERT_CAPACITY, UnitAssessment, capacity_from_row, commune_counts_sql,
+    run_from_row, run_not_found, run_not_proposed, unit_from_row,
 };
 use crate::model::micros;
 use crate::postgres::{PgStore, append_in_tx};
@@ -23,57 +24,15 @@ const UNIT_SELECT: &str = "run_id, unit_code, unit_kind, parent_code, unit_name,
      unverified, indicators::text AS indicators, assessment::text AS assessment";
 
 fn run_from(r: &PgRow) -> Result<LevelRun> {
-    let hierarchy: String = r.try_get("hierarchy").map_err(from_sqlx)?;
-    let status: String = r.try_get("status").map_err(from_sqlx)?;
-    Ok(LevelRun {
-        id: r.try_get("id").map_err(from_sqlx)?,
-        province_code: r.try_get("province_code").map_err(from_sqlx)?,
-        hierarchy: UnitVersion::parse(&hierarchy)
-            .map_err(|_| corrupt("level_runs.hierarchy", &hierarchy))?,
-        week_start: r.try_get("week_start").map_err(from_sqlx)?,
-        week_end: r.try_get("week_end").map_err(from_sqlx)?,
-        ruleset: r.try_get("ruleset").map_err(from_sqlx)?,
-        computed_at: r.try_get("computed_at").map_err(from_sqlx)?,
-        computed_by: r.try_get("computed_by").map_err(from_sqlx)?,
-        effective_at: r.try_get("effective_at").map_err(from_sqlx)?,
-        status: RunStatus::parse(&status)?,
-        approved_by: r.try_get("approved_by").map_err(from_sqlx)?,
-        approved_at: r.try_get("approved_at").map_err(from_sqlx)?,
-        units: r.try_get("units").map_err(from_sqlx)?,
-        crisis_units: r.try_get("crisis_units").map_err(from_sqlx)?,
-    })
+    run_from_row(r, r.try_get("id").map_err(from_sqlx)?)
 }
 
 fn unit_from(r: &PgRow) -> Result<UnitAssessment> {
-    let level: i32 = r.try_get("level").map_err(from_sqlx)?;
-    let json = |c: &str| -> Result<serde_json::Value> {
-        let raw: String = r.try_get(c).map_err(from_sqlx)?;
-        serde_json::from_str(&raw).map_err(|_| corrupt(c, &raw))
-    };
-    Ok(UnitAssessment {
-        run_id: r.try_get("run_id").map_err(from_sqlx)?,
-        unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
-        unit_kind: r.try_get("unit_kind").map_err(from_sqlx)?,
-        parent_code: r.try_get("parent_code").map_err(from_sqlx)?,
-        unit_name: r.try_get("unit_name").map_err(from_sqlx)?,
-        level: u8::try_from(level).map_err(|_| corrupt("level", &level.to_string()))?,
-        crisis: r.try_get("crisis").map_err(from_sqlx)?,
-        unverified: r.try_get("unverified").map_err(from_sqlx)?,
-        indicators: json("indicators")?,
-        assessment: json("assessment")?,
-    })
-}
-
-fn capacity_from(r: &PgRow) -> Result<CapacityInput> {
-    Ok(CapacityInput {
-        unit_code: r.try_get("unit_code").map_err(from_sqlx)?,
-        week_start: r.try_get("week_start").map_err(from_sqlx)?,
-        free_covid_beds: r.try_get("free_covid_beds").map_err(from_sqlx)?,
-        icu_beds_staffed: r.try_get("icu_beds_staffed").map_err(from_sqlx)?,
-        oxygen_cases_7d_avg: r.try_get("oxygen_cases_7d_avg").map_err(from_sqlx)?,
-        entered_by: r.try_get("entered_by").map_err(from_sqlx)?,
-        entered_at: r.try_get("entered_at").map_err(from_sqlx)?,
-    })
+    unit_from_row(
+        r,
+        r.try_get("run_id").map_err(from_sqlx)?,
+        i64::from(r.try_get::<i32, _>("level").map_err(from_sqlx)?),
+    )
 }
 
 async fn run_in(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<LevelRun>> {
@@ -286,14 +245,11 @@ impl LevelStore for PgStore {
     ) -> Result<Vec<CapacityInput>> {
         let mut out = Vec::new();
         for chunk in units.chunks(500) {
-            let mut qb = QueryBuilder::<Postgres>::new(
-                "SELECT unit_code, week_start, free_covid_beds, icu_beds_staffed, \
-                 oxygen_cases_7d_avg, entered_by, entered_at FROM capacity_inputs WHERE week_start = ",
-            );
+            let mut qb = QueryBuilder::<Postgres>::new(CAPACITY_SELECT);
             qb.push_bind(week_start);
             push_in(&mut qb, "unit_code", chunk);
             for r in &qb.build().fetch_all(self.pool()).await.map_err(from_sqlx)? {
-                out.push(capacity_from(r)?);
+                out.push(capacity_from_row(r)?);
             }
         }
         Ok(out)
