@@ -12,48 +12,11 @@ use domain::surveillance::{TestResult, TestType};
 use domain::test_record::TestRow;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::{TestApp, TestDb};
+use testkit::{ApiUser, TestApp, TestDb};
 use uuid::Uuid;
 
 fn today() -> NaiveDate {
     (Utc::now() + Duration::hours(7)).date_naive()
-}
-
-struct User {
-    client: reqwest::Client,
-    csrf: String,
-}
-
-impl User {
-    async fn login(app: &TestApp, name: &str, role: &str, unit: &str) -> User {
-        app.add_user(name, role, Some(unit), None).await;
-        let (client, csrf) = app.login_as(name).await;
-        User { client, csrf }
-    }
-
-    async fn send(
-        &self,
-        app: &TestApp,
-        m: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(m, app.url(path))
-            .header("x-csrf-token", &self.csrf);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn text(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
-        let r = self.client.get(app.url(path)).send().await.unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
 }
 
 fn person(commune: &str, n: u32) -> Person {
@@ -144,9 +107,9 @@ async fn weekly_levels_computed_approved_and_published_on_both_backends() {
         assert_eq!(s.cases_created, 5, "{backend}");
 
         let app = TestApp::spawn(db).await;
-        let tinh = User::login(&app, "tinh", "province_officer", "12").await;
-        let hanoi = User::login(&app, "hanoi", "province_officer", "01").await;
-        let tram = User::login(&app, "tram", "commune_staff", &hot).await;
+        let tinh = ApiUser::login(&app, "tinh", "province_officer", "12").await;
+        let hanoi = ApiUser::login(&app, "hanoi", "province_officer", "01").await;
+        let tram = ApiUser::login(&app, "tram", "commune_staff", &hot).await;
         let anyone = reqwest::Client::new();
 
         // --- Compute the current week.
@@ -326,7 +289,7 @@ async fn weekly_levels_computed_approved_and_published_on_both_backends() {
             .send(&app, Method::GET, "/api/v1/levels/alerts?province=12", None)
             .await;
         assert_eq!(s, StatusCode::FORBIDDEN);
-        let (s, page) = tinh.text(&app, "/epidemic-level/manage?province=12").await;
+        let (s, _, page) = tinh.text(&app, "/epidemic-level/manage?province=12").await;
         assert_eq!(s, StatusCode::OK);
         assert!(page.contains("Cảnh báo khủng hoảng"), "{backend}");
 
@@ -393,7 +356,7 @@ async fn weekly_levels_computed_approved_and_published_on_both_backends() {
         assert!(later[0].announced.is_none());
 
         // The run page for the officer, with the reasoning.
-        let (s, page) = tinh
+        let (s, _, page) = tinh
             .text(&app, &format!("/epidemic-level/runs/{run_id}"))
             .await;
         assert_eq!(s, StatusCode::OK);

@@ -13,7 +13,7 @@ use domain::surveillance::{Severity, TestResult, TestType};
 use domain::test_record::TestRow;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::{TestApp, TestDb};
+use testkit::{ApiUser, TestApp, TestDb};
 use uuid::Uuid;
 
 /// Today in Vietnam.
@@ -40,85 +40,6 @@ fn audit(action: &str) -> NewAuditEntry {
         unit_code: None,
         ip: None,
         details: json!({}),
-    }
-}
-
-struct User {
-    client: reqwest::Client,
-    csrf: String,
-}
-
-impl User {
-    async fn login(app: &TestApp, name: &str, role: &str, unit: &str) -> User {
-        app.add_user(name, role, Some(unit), None).await;
-        let (client, csrf) = app.login_as(name).await;
-        User { client, csrf }
-    }
-
-    async fn send(
-        &self,
-        app: &TestApp,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, app.url(path))
-            .header("x-csrf-token", &self.csrf);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, Value) {
-        self.send(app, Method::GET, path, None).await
-    }
-
-    async fn post(&self, app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(app, Method::POST, path, Some(body)).await
-    }
-
-    async fn patch(&self, app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(app, Method::PATCH, path, Some(body)).await
-    }
-
-    async fn text(&self, app: &TestApp, path: &str) -> (StatusCode, String, String) {
-        let r = self.client.get(app.url(path)).send().await.unwrap();
-        let status = r.status();
-        let ctype = r
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (status, ctype, r.text().await.unwrap())
-    }
-
-    /// Posts a page form with the session's CSRF token; returns the status and redirect.
-    async fn form(
-        &self,
-        app: &TestApp,
-        path: &str,
-        fields: &[(&str, &str)],
-    ) -> (StatusCode, Option<String>, String) {
-        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
-        all.extend_from_slice(fields);
-        let r = self
-            .client
-            .post(app.url(path))
-            .form(&all)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_string());
-        (status, location, r.text().await.unwrap())
     }
 }
 
@@ -218,7 +139,13 @@ fn cccd(p: &Person) -> String {
     p.national_id.as_ref().unwrap().as_str().to_string()
 }
 
-async fn contacts_and_chain(app: &TestApp, t: &Town, tram: &User, other: &User, lab: &User) {
+async fn contacts_and_chain(
+    app: &TestApp,
+    t: &Town,
+    tram: &ApiUser,
+    other: &ApiUser,
+    lab: &ApiUser,
+) {
     let (a, b) = (&t.people[0], &t.people[1]);
     let case_a = positive(app, a, "chain-a", day(-5)).await;
     let (s, body) = tram
@@ -372,7 +299,7 @@ async fn contacts_and_chain(app: &TestApp, t: &Town, tram: &User, other: &User, 
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-async fn clusters(app: &TestApp, t: &Town, tram: &User, other: &User) {
+async fn clusters(app: &TestApp, t: &Town, tram: &ApiUser, other: &ApiUser) {
     let (c, d) = (&t.people[2], &t.people[3]);
     let case_c = positive(app, c, "cluster-c", day(-6)).await;
     let case_d = positive(app, d, "cluster-d", day(-3)).await;
@@ -562,7 +489,7 @@ async fn clusters(app: &TestApp, t: &Town, tram: &User, other: &User) {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-async fn sampling(app: &TestApp, t: &Town, tram: &User, lab: &User, lab_hn: &User) {
+async fn sampling(app: &TestApp, t: &Town, tram: &ApiUser, lab: &ApiUser, lab_hn: &ApiUser) {
     let (s, session) = tram
         .post(
             app,
@@ -805,7 +732,7 @@ async fn sampling(app: &TestApp, t: &Town, tram: &User, lab: &User, lab_hn: &Use
     assert_eq!(s, StatusCode::CONFLICT);
 }
 
-async fn border(app: &TestApp, t: &Town, tram: &User, lab_hn: &User) {
+async fn border(app: &TestApp, t: &Town, tram: &ApiUser, lab_hn: &ApiUser) {
     for i in 0..19 {
         let (s, body) = tram
             .post(
@@ -955,10 +882,10 @@ async fn outbreak_response_on_both_backends() {
     for db in TestDb::all().await {
         let t = town(&db).await;
         let app = TestApp::spawn(db).await;
-        let tram = User::login(&app, "tram", "commune_staff", &t.commune).await;
-        let other = User::login(&app, "tram_ben", "commune_staff", &t.other_commune).await;
-        let lab = User::login(&app, "xet_nghiem", "lab", "12").await;
-        let lab_hn = User::login(&app, "xet_nghiem_hn", "lab", "01").await;
+        let tram = ApiUser::login(&app, "tram", "commune_staff", &t.commune).await;
+        let other = ApiUser::login(&app, "tram_ben", "commune_staff", &t.other_commune).await;
+        let lab = ApiUser::login(&app, "xet_nghiem", "lab", "12").await;
+        let lab_hn = ApiUser::login(&app, "xet_nghiem_hn", "lab", "01").await;
         contacts_and_chain(&app, &t, &tram, &other, &lab).await;
         clusters(&app, &t, &tram, &other).await;
         sampling(&app, &t, &tram, &lab, &lab_hn).await;

@@ -322,6 +322,104 @@ pub async fn give_dose(
         .expect("store a linked dose");
 }
 
+/// A logged-in API user of a [`TestApp`]: its cookie session and CSRF token.
+pub struct ApiUser {
+    pub client: reqwest::Client,
+    pub csrf: String,
+}
+
+impl ApiUser {
+    /// Adds a user with this role and unit, logged in.
+    pub async fn login(app: &TestApp, name: &str, role: &str, unit: &str) -> ApiUser {
+        app.add_user(name, role, Some(unit), None).await;
+        let (client, csrf) = app.login_as(name).await;
+        ApiUser { client, csrf }
+    }
+
+    /// A JSON request with the session's CSRF token; the status and the JSON body (`Null` if none).
+    pub async fn send(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut req = self
+            .client
+            .request(method, app.url(path))
+            .header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `GET` a JSON path.
+    pub async fn get(&self, app: &TestApp, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(app, reqwest::Method::GET, path, None).await
+    }
+
+    /// `POST` JSON.
+    pub async fn post(
+        &self,
+        app: &TestApp,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(app, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    /// `PATCH` JSON.
+    pub async fn patch(
+        &self,
+        app: &TestApp,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(app, reqwest::Method::PATCH, path, Some(body))
+            .await
+    }
+
+    /// `GET` a page or file: the status, content type and body.
+    pub async fn text(&self, app: &TestApp, path: &str) -> (reqwest::StatusCode, String, String) {
+        let r = self.client.get(app.url(path)).send().await.unwrap();
+        let status = r.status();
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, ctype, r.text().await.unwrap())
+    }
+
+    /// Posts a page form with the session's CSRF token; returns the status and redirect.
+    pub async fn form(
+        &self,
+        app: &TestApp,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, Option<String>, String) {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let r = self
+            .client
+            .post(app.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (status, location, r.text().await.unwrap())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
