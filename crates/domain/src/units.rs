@@ -273,6 +273,18 @@ impl Hierarchy {
         Some(u)
     }
 
+    /// The units above `code`, province first (empty for a province or an unknown code).
+    pub fn ancestors(&self, code: &str) -> Vec<&Unit> {
+        let mut chain = Vec::new();
+        let mut parent = self.get(code).and_then(|u| u.parent_code.as_deref());
+        while let Some(u) = parent.and_then(|p| self.get(p)) {
+            chain.push(u);
+            parent = u.parent_code.as_deref();
+        }
+        chain.reverse();
+        chain
+    }
+
     /// Whether `code` is `ancestor` or lies below it.
     pub fn is_within(&self, code: &str, ancestor: &str) -> bool {
         let mut cur = self.get(code);
@@ -483,6 +495,18 @@ mod tests {
             assert!(u.v2025.is_within(&c.code, "12"));
         }
         assert!(u.v2025.list(UnitLevel::District, None).is_err());
+        let ancestors = |code: &str| -> Vec<&str> {
+            u.pre2025
+                .ancestors(code)
+                .iter()
+                .map(|a| a.code.as_str())
+                .collect()
+        };
+        let hn_commune = &u.pre2025.list(UnitLevel::Commune, Some("01")).unwrap()[0];
+        let district = hn_commune.parent_code.clone().unwrap();
+        assert_eq!(ancestors(&hn_commune.code), vec!["01", district.as_str()]);
+        assert_eq!(ancestors(&district), vec!["01"]);
+        assert!(ancestors("01").is_empty() && ancestors("99999").is_empty());
         let ba_dinh = u.pre2025.get("001").unwrap();
         assert_eq!(ba_dinh.level, UnitLevel::District);
         assert_eq!(ba_dinh.parent_code.as_deref(), Some("01"));

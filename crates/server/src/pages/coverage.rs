@@ -217,7 +217,7 @@ pub async fn coverage_page(
             h1 { (title) @if let Some(u) = &unit { " — " (u.name) } }
             (coverage_picker(&state, lang, version, unit.as_ref(), as_of, level, &group))
             @if let (Some(u), Some(r)) = (&unit, &report) {
-                (ancestors(&state, lang, u, as_of))
+                (unit_path(&state, lang, u, |code| query_link(code, u.hierarchy, as_of)))
                 p.muted {
                     (lang.t("Tính đến ngày ", "As of ")) (date_vn(as_of)) ". "
                     (lang.t("Mẫu số: người cư trú trong sổ dân cư; tuổi tính đúng đến ngày.",
@@ -304,23 +304,21 @@ fn coverage_picker(
     }
 }
 
-/// Links up the hierarchy (province → district → unit).
-fn ancestors(state: &AppState, lang: Lang, u: &CoverageUnit, as_of: chrono::NaiveDate) -> Markup {
-    let h = state.units.hierarchy(u.hierarchy);
-    let mut chain = Vec::new();
-    let mut code = h.get(&u.code).and_then(|x| x.parent_code.clone());
-    while let Some(c) = code {
-        let Some(x) = h.get(&c) else { break };
-        chain.push(x);
-        code = x.parent_code.clone();
-    }
-    chain.reverse();
+/// Links up the hierarchy (province → district → unit), each to `link(code)` (shared by the
+/// coverage and Rt pages).
+pub fn unit_path(
+    state: &AppState,
+    lang: Lang,
+    u: &CoverageUnit,
+    link: impl Fn(&str) -> String,
+) -> Markup {
+    let chain = state.units.hierarchy(u.hierarchy).ancestors(&u.code);
     html! {
         @if !chain.is_empty() {
             p.breadcrumb #unit-path {
                 (lang.t("Thuộc: ", "Within: "))
                 @for x in chain {
-                    a href=(query_link(&x.code, u.hierarchy, as_of)) { (x.name) } " › "
+                    a href=(link(&x.code)) { (x.name) } " › "
                 }
                 (u.name)
             }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use store::CoverageUnit;
 
 use super::PageError;
+use super::coverage::unit_path;
 use super::layout::page_for;
 use crate::AppState;
 use crate::api::rt::{RtQuery, rt_params};
@@ -111,7 +112,7 @@ pub async fn page(
             p.breadcrumb { a href=(SECTION) { (lang.t("Cấp độ dịch", "Epidemic level")) } }
             h1 { (title) " — " (unit.name) }
             (picker(&state, lang, &unit, as_of, days))
-            (ancestors(&state, lang, &unit, as_of, days))
+            (unit_path(&state, lang, &unit, |code| link(code, unit.hierarchy, as_of, days)))
             p.muted {
                 (lang.t("Từ ngày ", "From ")) (date_vn(r.from))
                 (lang.t(" đến ngày ", " to ")) (date_vn(r.to))
@@ -206,36 +207,6 @@ fn picker(
                 input type="text" name="as_of" value=(date_vn(as_of)) pattern="[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2}";
             }
             button type="submit" { (lang.t("Xem", "Show")) }
-        }
-    }
-}
-
-/// Links up the hierarchy.
-fn ancestors(
-    state: &AppState,
-    lang: Lang,
-    unit: &CoverageUnit,
-    as_of: NaiveDate,
-    days: u32,
-) -> Markup {
-    let h = state.units.hierarchy(unit.hierarchy);
-    let mut chain = Vec::new();
-    let mut code = h.get(&unit.code).and_then(|x| x.parent_code.clone());
-    while let Some(c) = code {
-        let Some(x) = h.get(&c) else { break };
-        chain.push(x);
-        code = x.parent_code.clone();
-    }
-    chain.reverse();
-    html! {
-        @if !chain.is_empty() {
-            p.breadcrumb #unit-path {
-                (lang.t("Thuộc: ", "Within: "))
-                @for x in chain {
-                    a href=(link(&x.code, unit.hierarchy, as_of, days)) { (x.name) } " › "
-                }
-                (unit.name)
-            }
         }
     }
 }
