@@ -23,7 +23,7 @@ use store::{LevelRun, RunStatus, UnitAssessment};
 use uuid::Uuid;
 
 use super::layout::page_for;
-use super::outbreaks::{Form, banner, csrf_field, time_vn, unverified};
+use super::outbreaks::{FormMap, banner, csrf_field, time_vn, unverified};
 use super::{CsrfForm, PageError};
 use crate::AppState;
 use crate::api::levels::{self as api, CapacityBody, RunBody};
@@ -408,28 +408,15 @@ pub async fn manage_page(
     ))
 }
 
-fn parse_number(f: &Form, k: &str) -> Result<Option<f64>, domain::Error> {
-    match f.opt(k) {
-        None => Ok(None),
-        Some(t) => t.replace(',', ".").parse::<f64>().map(Some).map_err(|_| {
-            domain::Error::invalid(
-                k,
-                format!("«{t}» không phải số"),
-                format!("{k}: «{t}» is not a number"),
-            )
-        }),
-    }
-}
-
 pub async fn compute(
     State(state): State<AppState>,
     Caller(p): Caller,
     ip: ClientIp,
     lang: Lang,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let err = |error| PageError { error, lang };
-    let week_start = match f.opt("week_start") {
+    let week_start = match f.text("week_start") {
         Some(w) => Some(w.parse().map_err(|_| {
             err(domain::Error::invalid(
                 "week_start",
@@ -441,9 +428,9 @@ pub async fn compute(
     };
     let body = RunBody {
         province_code: f.get("province_code"),
-        hierarchy: f.opt("hierarchy"),
+        hierarchy: f.text("hierarchy"),
         week_start,
-        ruleset: f.opt("ruleset"),
+        ruleset: f.text("ruleset"),
     };
     let req = api::week_request(&state, &body).map_err(err)?;
     let out = api::compute(&state, &p, &ip, &req).await.map_err(err)?;
@@ -509,7 +496,7 @@ pub async fn approve(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<Uuid>,
-    CsrfForm(_f): CsrfForm<Form>,
+    CsrfForm(_f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     api::approve_run(&state, &p, &ip, id)
         .await
@@ -522,7 +509,7 @@ pub async fn capacity(
     Caller(p): Caller,
     ip: ClientIp,
     lang: Lang,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let err = |error| PageError { error, lang };
     let week = f.get("week_start");
@@ -537,9 +524,15 @@ pub async fn capacity(
         unit_code: f.get("unit_code"),
         hierarchy: None,
         week_start,
-        free_covid_beds: parse_number(&f, "free_covid_beds").map_err(err)?,
-        icu_beds_staffed: parse_number(&f, "icu_beds_staffed").map_err(err)?,
-        oxygen_cases_7d_avg: parse_number(&f, "oxygen_cases_7d_avg").map_err(err)?,
+        free_covid_beds: f
+            .number("free_covid_beds", "Giường COVID còn trống")
+            .map_err(err)?,
+        icu_beds_staffed: f
+            .number("icu_beds_staffed", "Giường hồi sức có nhân lực")
+            .map_err(err)?,
+        oxygen_cases_7d_avg: f
+            .number("oxygen_cases_7d_avg", "Ca thở oxy (trung bình 7 ngày)")
+            .map_err(err)?,
     };
     let input = api::save_capacity(&state, &p, &ip, &body)
         .await

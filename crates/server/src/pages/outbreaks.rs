@@ -21,8 +21,6 @@ pub mod clusters;
 pub mod contacts;
 pub mod sampling;
 
-use std::collections::HashMap;
-
 use axum::http::Method;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -30,7 +28,6 @@ use domain::auth::{Access, Permission, role_allows};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use super::auth_pages::HasCsrf;
 use crate::auth::Principal;
 use crate::authz::SecuredRouter;
 use crate::i18n::Lang;
@@ -107,51 +104,7 @@ pub fn routes(r: SecuredRouter) -> SecuredRouter {
         .route(M::POST, "/cases/border/counts", manage, post(border::count))
 }
 
-/// A form read as name → value (CSRF-checked by [`super::CsrfForm`]).
-#[derive(Debug, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Form(pub HashMap<String, String>);
-
-impl HasCsrf for Form {
-    fn csrf(&self) -> &str {
-        self.0.get("csrf").map(String::as_str).unwrap_or("")
-    }
-}
-
-impl Form {
-    /// The trimmed value (empty when absent).
-    pub fn get(&self, k: &str) -> String {
-        self.0
-            .get(k)
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    }
-
-    /// A non-empty trimmed value.
-    pub fn opt(&self, k: &str) -> Option<String> {
-        Some(self.get(k)).filter(|v| !v.is_empty())
-    }
-
-    /// Whether a checkbox is ticked.
-    pub fn ticked(&self, k: &str) -> bool {
-        matches!(self.get(k).as_str(), "on" | "true" | "1" | "yes")
-    }
-
-    /// A whole number typed in a field (0 when empty).
-    pub fn int(&self, k: &str, label_vi: &str) -> Result<i64, domain::Error> {
-        let t = self.get(k).replace(['.', ' '], "");
-        if t.is_empty() {
-            return Ok(0);
-        }
-        t.parse().map_err(|_| {
-            domain::Error::invalid(
-                k,
-                format!("{label_vi} «{t}» không phải số nguyên"),
-                format!("{k} «{t}» is not a whole number"),
-            )
-        })
-    }
-}
+pub use super::cases::FormMap;
 
 /// `?unit&hierarchy` of a list page (the caller's own unit when empty), with a banner code.
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -58,6 +58,11 @@ impl HasCsrf for FormMap {
 }
 
 impl FormMap {
+    /// The trimmed value (empty when absent).
+    pub fn get(&self, k: &str) -> String {
+        self.text(k).unwrap_or_default()
+    }
+
     /// A non-empty trimmed value.
     pub fn text(&self, k: &str) -> Option<String> {
         self.0
@@ -71,6 +76,21 @@ impl FormMap {
         self.0
             .get(k)
             .is_some_and(|v| matches!(v.trim(), "on" | "true" | "1" | "yes"))
+    }
+
+    /// A whole number typed in a field (`.` and spaces as thousands separators; 0 when empty).
+    pub fn int(&self, k: &str, label_vi: &str) -> Result<i64, domain::Error> {
+        let t = self.get(k).replace(['.', ' '], "");
+        if t.is_empty() {
+            return Ok(0);
+        }
+        t.parse().map_err(|_| {
+            domain::Error::invalid(
+                k,
+                format!("{label_vi} «{t}» không phải số nguyên"),
+                format!("{k} «{t}» is not a whole number"),
+            )
+        })
     }
 
     /// A decimal number typed with `.` or `,`; absent when empty.

@@ -9,7 +9,7 @@ use intake::outbreaks::{self as ob, BorderCountInput, DeclarationInput, ShareLin
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Form, SECTION, UnitQuery, banner, csrf_field, nav, pct_vn, unit_picker};
+use super::{FormMap, SECTION, UnitQuery, banner, csrf_field, nav, pct_vn, unit_picker};
 use crate::AppState;
 use crate::api::outbreaks::{
     BorderParams, DeclarationItem, border_count_for, declarations_for, declare_for, share_for,
@@ -222,7 +222,7 @@ pub async fn declare(
     Caller(p): Caller,
     ip: ClientIp,
     lang: Lang,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let input = DeclarationInput {
         full_name: f.get("full_name"),
@@ -233,7 +233,7 @@ pub async fn declare(
         from_area: f.get("from_area"),
         variant_area: f.ticked("variant_area"),
         commune_code: f.get("commune_code"),
-        hierarchy: f.opt("hierarchy"),
+        hierarchy: f.text("hierarchy"),
     };
     declare_for(&state, &p, &ip, &input)
         .await
@@ -246,7 +246,7 @@ pub async fn count(
     Caller(p): Caller,
     ip: ClientIp,
     lang: Lang,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let err = |error| PageError { error, lang };
     let input = BorderCountInput {

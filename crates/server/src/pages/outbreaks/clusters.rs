@@ -11,7 +11,7 @@ use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use store::{Case, CaseQuery, Cluster, Sequencing, Zoning};
 
-use super::{Form, SECTION, UnitQuery, banner, csrf_field, nav, unit_picker, unverified};
+use super::{FormMap, SECTION, UnitQuery, banner, csrf_field, nav, unit_picker, unverified};
 use crate::AppState;
 use crate::api::outbreaks::{
     ClusterListParams, MembersBody, chain_svg, change_cases_for, cluster_detail_for,
@@ -213,13 +213,13 @@ pub async fn create(
     Caller(p): Caller,
     ip: ClientIp,
     lang: Lang,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let input = ClusterInput {
         name: f.get("name"),
         place: f.get("place"),
         commune_code: f.get("commune_code"),
-        hierarchy: f.opt("hierarchy"),
+        hierarchy: f.text("hierarchy"),
         opened_on: f.get("opened_on"),
     };
     let d = create_cluster_for(&state, &p, &ip, &input, &[])
@@ -462,11 +462,11 @@ pub async fn update(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<String>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let patch = match f.get("form").as_str() {
         "zoning" => ClusterPatch {
-            zoning: f.opt("zoning"),
+            zoning: f.text("zoning"),
             ..ClusterPatch::default()
         },
         "close" => ClusterPatch {
@@ -475,11 +475,11 @@ pub async fn update(
         },
         _ => ClusterPatch {
             unusual: f.ticked("unusual").then_some(true),
-            unusual_reason: f.opt("unusual_reason"),
-            sequencing_lab: f.opt("sequencing_lab"),
-            referred_on: f.opt("referred_on"),
-            variant: f.opt("variant"),
-            variant_result_on: f.opt("variant_result_on"),
+            unusual_reason: f.text("unusual_reason"),
+            sequencing_lab: f.text("sequencing_lab"),
+            referred_on: f.text("referred_on"),
+            variant: f.text("variant"),
+            variant_result_on: f.text("variant_result_on"),
             ..ClusterPatch::default()
         },
     };
@@ -499,7 +499,7 @@ pub async fn members(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<String>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let mut body = MembersBody::default();
     for (k, v) in &f.0 {
@@ -512,7 +512,7 @@ pub async fn members(
             body.remove.push(case.to_string());
         }
     }
-    if let Some(typed) = f.opt("add_id") {
+    if let Some(typed) = f.text("add_id") {
         body.add.push(typed);
     }
     body.add.sort();

@@ -11,7 +11,7 @@ use maud::{Markup, PreEscaped, html};
 use store::{Contact, ContactStatus};
 
 use super::clusters::DoneQuery;
-use super::{Form, SECTION, banner, csrf_field, nav, unverified};
+use super::{FormMap, SECTION, banner, csrf_field, nav, unverified};
 use crate::AppState;
 use crate::api::outbreaks::{
     ContactItem, add_contacts_for, case_chain_for, chain_svg, contacts_of_case_for, today,
@@ -202,7 +202,7 @@ pub async fn add(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<String>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let input = ContactInput {
         full_name: f.get("full_name"),
@@ -229,11 +229,11 @@ pub async fn update(
     ip: ClientIp,
     lang: Lang,
     Path((_case, contact_id)): Path<(String, String)>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let patch = ContactPatch {
-        status: f.opt("status"),
-        note: f.opt("note"),
+        status: f.text("status"),
+        note: f.text("note"),
         ..ContactPatch::default()
     };
     let c = update_contact_for(&state, &p, &ip, &contact_id, &patch)

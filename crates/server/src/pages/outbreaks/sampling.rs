@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use store::{Sample, SampleSession, SampleStatus};
 
-use super::{Form, SECTION, UnitQuery, banner, csrf_field, hours_vn, nav, time_vn, unit_picker};
+use super::{FormMap, SECTION, UnitQuery, banner, csrf_field, hours_vn, nav, time_vn, unit_picker};
 use crate::AppState;
 use crate::api::outbreaks::{
     LabParams, ResultBody, SampleItem, SessionListParams, add_samples_for, create_session_for,
@@ -193,11 +193,11 @@ pub async fn create_session(
     Caller(p): Caller,
     ip: ClientIp,
     lang: Lang,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let input = SessionInput {
         commune_code: f.get("commune_code"),
-        hierarchy: f.opt("hierarchy"),
+        hierarchy: f.text("hierarchy"),
         place: f.get("place"),
         held_on: f.get("held_on"),
         lab_code: f.get("lab_code"),
@@ -230,7 +230,7 @@ pub async fn add_sample(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<String>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let input = SampleInput {
         code: f.get("code"),
@@ -416,12 +416,12 @@ pub async fn lab_page(
     ))
 }
 
-fn lab_back(f: &Form, done: &str) -> String {
+fn lab_back(f: &FormMap, done: &str) -> String {
     let q = LabQuery {
-        lab: f.opt("lab"),
+        lab: f.text("lab"),
         unit: UnitQuery {
-            unit: f.opt("unit"),
-            hierarchy: f.opt("hierarchy"),
+            unit: f.text("unit"),
+            hierarchy: f.text("hierarchy"),
             done: Some(done.to_string()),
         },
     };
@@ -437,7 +437,7 @@ pub async fn receive(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<String>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     receive_for(&state, &p, &ip, &id)
         .await
@@ -451,11 +451,11 @@ pub async fn result(
     ip: ClientIp,
     lang: Lang,
     Path(id): Path<String>,
-    CsrfForm(f): CsrfForm<Form>,
+    CsrfForm(f): CsrfForm<FormMap>,
 ) -> Result<Redirect, PageError> {
     let body = ResultBody {
         result: f.get("result"),
-        test_type: f.opt("test_type"),
+        test_type: f.text("test_type"),
     };
     let out = result_for(&state, &p, &ip, &id, &body)
         .await
