@@ -3,6 +3,7 @@
 #
 #   bench/immunization/run.sh import [ROWS]        dose import rate vs the raw load of the same file
 #   bench/immunization/run.sh coverage [PERSONS]   coverage report p50/p95 for a large province
+#   bench/immunization/run.sh floor [ROWS]         raw load vs the leanest SQL-only dose pipeline
 #
 # Environment: PHONGDICH (binary, default <repo>/target/release/phongdich) and BENCH (default
 # <repo>/target/release/examples/immunization_bench) — neither is built here:
@@ -17,6 +18,13 @@
 # database times (1) the raw load of the file into a plain table — `sqlite3 .import --csv` or
 # psql `COPY … FROM STDIN CSV` — and (2) `phongdich import doses` (validation, linkage,
 # coverage counters), and prints rows/s and the ratio.
+#
+# floor: the same register and file as `import`, then in the same database times (1) the raw load
+# and (2) the leanest pipeline points 3-4 of issue 5 allow, written as plain SQL with no
+# validation and no review state: insert the rows into an indexed dose table (idempotency key and
+# person), linking each to the person holding its citizen ID by a join; update the affected
+# persons' coverage columns; apply one of the twenty counter families (at least one dose, per
+# 2025 commune x birth month). Prints each step's seconds and raw / pipeline.
 #
 # coverage: loads PERSONS (default 2,000,000) demo persons of Hà Nội (01) with their vaccination
 # histories (`phongdich demo`), then times `store::coverage_report` for the province, a commune
@@ -93,6 +101,66 @@ import_bench() {
     fi
 }
 
+# step_seconds LOG — sums the "Run Time: real S" (sqlite3) or "Time: MS ms" (psql) lines of LOG.
+step_seconds() {
+    python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+steps = [float(x) for x in re.findall(r"Run Time: real ([0-9.]+)", text)]
+steps += [float(x) / 1000 for x in re.findall(r"Time: ([0-9.]+) ms", text)]
+print(" + ".join(f"{x:.2f}" for x in steps if x >= 0.005))
+PY
+}
+
+floor_bench() {
+    local rows="${1:-100000}" persons csv db url raw lean
+    persons=$((rows * 2))
+    csv="$DATA_DIR/doses-$rows.csv"
+    "$BENCH" dose-csv --persons "$persons" --rows "$rows" --seed "$SEED" --out "$csv"
+    # pipeline_sql PERSON_TYPE DATE_EXPR — the pipeline in the dialect of each backend.
+    pipeline_sql() {
+        cat <<SQL
+BEGIN;
+CREATE TABLE doses_lean (site TEXT NOT NULL, record_id TEXT NOT NULL, person_id $1,
+    dose_date $2 NOT NULL, product TEXT NOT NULL, lot TEXT NOT NULL, PRIMARY KEY (site, record_id));
+CREATE INDEX doses_lean_person ON doses_lean (person_id);
+INSERT INTO doses_lean SELECT r.site_code, r.record_id, p.id, CAST(r.dose_date AS $2), r.vaccine, r.lot
+    FROM doses_raw r LEFT JOIN persons p ON p.national_id = r.national_id;
+UPDATE person_coverage AS c SET doses = t.n, first_dose = t.f, last_change = t.l
+    FROM (SELECT person_id, count(*) AS n, min(dose_date) AS f, max(dose_date) AS l
+          FROM doses_lean GROUP BY person_id) AS t
+    WHERE c.person_id = t.person_id;
+INSERT INTO coverage_counts (hierarchy, unit_code, level, birth_month, count)
+    SELECT '2025', commune_code, 'at_least_one', substr(CAST(dob AS TEXT), 1, 7), count(*)
+    FROM person_coverage WHERE first_dose IS NOT NULL GROUP BY 2, 4
+    ON CONFLICT (hierarchy, unit_code, level, birth_month)
+    DO UPDATE SET count = coverage_counts.count + excluded.count;
+COMMIT;
+SQL
+    }
+    pipeline_sql TEXT TEXT >"$DATA_DIR/floor-sqlite.sql"
+    pipeline_sql UUID DATE >"$DATA_DIR/floor-pg.sql"
+    echo "| backend | rows | raw load | lean SQL pipeline (steps) | raw / pipeline |"
+    echo "|---|---:|---:|---:|---:|"
+    db="$DATA_DIR/floor-$rows.db"
+    rm -f "$db" "$db"-*
+    "$PHONGDICH" demo --no-vaccination --database "sqlite://$db" --persons "$persons" --seed "$SEED" >/dev/null
+    raw=$(seconds sqlite3 "$db" ".import --csv $csv doses_raw")
+    # The staging table is the raw load's; the pipeline reads it as the importer would read the file.
+    lean=$(seconds sqlite3 -cmd ".timer on" "$db" ".read $DATA_DIR/floor-sqlite.sql")
+    echo "| SQLite | $rows | $raw s | $lean s ($(step_seconds "$DATA_DIR/last.log")) | $(python3 -c "print(f'{$raw / $lean:.1%}')") |"
+    if [ -n "$PG" ]; then
+        url=$(pg_db pd_bench_floor)
+        "$PHONGDICH" demo --no-vaccination --database "$url" --persons "$persons" --seed "$SEED" >/dev/null
+        psql "$url" -qc "CREATE TABLE doses_raw (record_id text, national_id text, full_name text, \
+            dob text, sex text, commune_code text, phone text, vaccine text, dose_date text, \
+            lot text, site_code text)"
+        raw=$(seconds sh -c "psql '$url' -qc 'COPY doses_raw FROM STDIN (FORMAT csv, HEADER true)' < '$csv'")
+        lean=$(seconds psql "$url" -v ON_ERROR_STOP=1 -q -c '\timing on' -f "$DATA_DIR/floor-pg.sql")
+        echo "| PostgreSQL | $rows | $raw s | $lean s ($(step_seconds "$DATA_DIR/last.log")) | $(python3 -c "print(f'{$raw / $lean:.1%}')") |"
+    fi
+}
+
 coverage_bench() {
     local persons="${1:-2000000}" db url units
     db="$DATA_DIR/coverage-$persons.db"
@@ -119,5 +187,6 @@ coverage_bench() {
 case "${1:-}" in
     import) import_bench "${2:-200000}" ;;
     coverage) coverage_bench "${2:-2000000}" ;;
-    *) sed -n '2,5p' "$0" >&2; exit 2 ;;
+    floor) floor_bench "${2:-100000}" ;;
+    *) sed -n '2,6p' "$0" >&2; exit 2 ;;
 esac
