@@ -122,11 +122,14 @@ impl Rules {
         self.products.iter().find(|p| p.mp == code)
     }
 
+    /// Whether a primary dose of mixing group `later` may follow one of group `earlier`: the
+    /// table's pairs are `[earlier, later]` in that order (AstraZeneca then an mRNA vaccine, not
+    /// the reverse).
     fn mixing_allowed(&self, earlier: &str, later: &str) -> bool {
         self.mixing
             .allowed
             .iter()
-            .any(|[a, b]| (a == earlier && b == later) || (a == later && b == earlier))
+            .any(|[a, b]| a == earlier && b == later)
     }
 }
 
@@ -149,6 +152,8 @@ pub enum DoseKind {
     /// The additional dose of an immunocompromised person, after the primary series.
     Additional,
     Booster(u8),
+    /// A second record of a dose already counted (same date, same product): not counted again.
+    Duplicate,
 }
 
 impl DoseKind {
@@ -158,6 +163,7 @@ impl DoseKind {
             DoseKind::Primary(n) => format!("primary_{n}"),
             DoseKind::Additional => "additional".to_string(),
             DoseKind::Booster(n) => format!("booster_{n}"),
+            DoseKind::Duplicate => "duplicate".to_string(),
         }
     }
 }
@@ -167,7 +173,7 @@ impl DoseKind {
 pub struct Warning {
     /// `interval_too_short`, `mixing_not_allowed`, `below_min_age`, `too_soon_after_infection`,
     /// `extra_dose`, `unknown_product`, `additional_before_primary_complete`,
-    /// `additional_not_counted`.
+    /// `additional_not_counted`, `duplicate_dose`.
     pub code: &'static str,
     pub message_vi: String,
     pub message_en: String,
@@ -231,7 +237,33 @@ pub fn evaluate(
     let mut primary_complete: Option<NaiveDate> = None;
     let mut additional: Option<NaiveDate> = None;
     let mut boosters = 0u8;
+    // The last dose counted (duplicates are not), for intervals.
+    let mut previous: Option<&DoseEvent> = None;
     for (i, d) in sorted.iter().enumerate() {
+        if sorted[..i]
+            .iter()
+            .any(|e| e.date == d.date && same_product(e, d))
+        {
+            out.push(ClassifiedDose {
+                date: d.date,
+                product: d.product.clone(),
+                kind: DoseKind::Duplicate,
+                warnings: vec![warn(
+                    "duplicate_dose",
+                    format!(
+                        "Trùng với mũi {} đã ghi ngày {}: cùng vắc xin, cùng ngày, không tính thêm",
+                        d.product,
+                        d.date.format("%d/%m/%Y")
+                    ),
+                    format!(
+                        "Same vaccine on the same day as a dose already recorded ({}): not counted again",
+                        d.date
+                    ),
+                    true,
+                )],
+            });
+            continue;
+        }
         let product = rules.product(&d.product);
         let primaries = out
             .iter()
@@ -297,7 +329,7 @@ pub fn evaluate(
                 }
             }
         }
-        let previous = i.checked_sub(1).map(|j| sorted[j]);
+        let counted_before = out.iter().filter(|c| c.kind != DoseKind::Duplicate).count();
         match kind {
             DoseKind::Primary(n) if n > 1 => {
                 if let (Some(prev), Some(s)) = (previous, series) {
@@ -395,10 +427,13 @@ pub fn evaluate(
                 if n > 2 {
                     warnings.push(warn(
                         "extra_dose",
-                        format!("Mũi thứ {} sau mũi nhắc lại 2: không có trong lịch", i + 1),
+                        format!(
+                            "Mũi thứ {} sau mũi nhắc lại 2: không có trong lịch",
+                            counted_before + 1
+                        ),
                         format!(
                             "Dose {} comes after the second booster: not in the schedule",
-                            i + 1
+                            counted_before + 1
                         ),
                         b.verified,
                     ));
@@ -427,7 +462,7 @@ pub fn evaluate(
                     ));
                 }
             }
-            DoseKind::Primary(_) => {}
+            DoseKind::Primary(_) | DoseKind::Duplicate => {}
         }
         if let Some(inf) = infections.iter().filter(|&&x| x <= d.date).max() {
             let days = (d.date - *inf).num_days();
@@ -458,8 +493,10 @@ pub fn evaluate(
             kind,
             warnings,
         });
+        previous = Some(*d);
     }
     let last = sorted.last().map(|d| d.date);
+    let counted = out.iter().filter(|c| c.kind != DoseKind::Duplicate).count() as u8;
     let mut next = match (primary_complete, last, series) {
         (None, None, _) => Some(NextDose {
             kind: DoseKind::Primary(1),
@@ -475,12 +512,12 @@ pub fn evaluate(
             verified: true,
         }),
         (None, Some(last), Some(s)) => Some(NextDose {
-            kind: DoseKind::Primary(out.len() as u8 + 1),
+            kind: DoseKind::Primary(counted + 1),
             due: last + chrono::Duration::days(s.min_interval_days),
             verified: s.verified,
         }),
         (None, Some(last), None) => Some(NextDose {
-            kind: DoseKind::Primary(out.len() as u8 + 1),
+            kind: DoseKind::Primary(counted + 1),
             due: last,
             verified: false,
         }),
@@ -628,6 +665,17 @@ pub fn check_new_dose(
     (d.kind, d.warnings.clone())
 }
 
+/// Whether two doses are of the same product (DCC code or alias, resolved).
+fn same_product(a: &DoseEvent, b: &DoseEvent) -> bool {
+    let code = |text: &str| {
+        VaccineCatalogue::embedded()
+            .resolve(text)
+            .map(|p| p.code.clone())
+            .unwrap_or_else(|| text.trim().to_string())
+    };
+    code(&a.product) == code(&b.product)
+}
+
 fn add_years(d: NaiveDate, years: u32) -> NaiveDate {
     d.checked_add_months(chrono::Months::new(years * 12))
         .unwrap_or(d)
@@ -760,6 +808,71 @@ mod tests {
         // Unknown products are named.
         let s = evaluate(r, d(1990, 1, 1), &[dose(d(2021, 9, 1), "Thuốc lạ")], &[]);
         assert_eq!(s.doses[0].warnings[0].code, "unknown_product");
+    }
+
+    #[test]
+    fn mixing_goes_one_way_astrazeneca_then_mrna() {
+        let r = Rules::embedded();
+        let adult = d(1990, 1, 1);
+        let codes = |first: &str, second: &str| -> Vec<&'static str> {
+            let history = [dose(d(2021, 8, 1), first)];
+            let (kind, w) = check_new_dose(r, adult, &history, &[], &dose(d(2021, 10, 1), second));
+            assert_eq!(kind, DoseKind::Primary(2));
+            w.iter().map(|x| x.code).collect()
+        };
+        assert!(codes("AstraZeneca", "Pfizer").is_empty());
+        assert!(codes("AstraZeneca", "Moderna").is_empty());
+        assert!(codes("Pfizer", "Moderna").is_empty());
+        assert!(codes("Moderna", "Pfizer").is_empty());
+        assert_eq!(codes("Pfizer", "AstraZeneca"), ["mixing_not_allowed"]);
+        assert_eq!(codes("Moderna", "AstraZeneca"), ["mixing_not_allowed"]);
+        assert_eq!(codes("AstraZeneca", "Vero Cell"), ["mixing_not_allowed"]);
+    }
+
+    #[test]
+    fn a_dose_recorded_twice_counts_once() {
+        let r = Rules::embedded();
+        let adult = d(1990, 1, 1);
+        // The same injection entered twice (alias and code), then a real second dose.
+        let doses = [
+            dose(d(2021, 8, 1), "Pfizer"),
+            dose(d(2021, 8, 1), "EU/1/20/1528"),
+            dose(d(2021, 8, 25), "Pfizer"),
+        ];
+        let s = evaluate(r, adult, &doses, &[]);
+        let kinds: Vec<DoseKind> = s.doses.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DoseKind::Primary(1),
+                DoseKind::Duplicate,
+                DoseKind::Primary(2)
+            ]
+        );
+        assert_eq!(s.doses[1].warnings[0].code, "duplicate_dose");
+        assert_eq!(s.primary_complete, Some(d(2021, 8, 25)));
+        // The interval of dose 2 runs from dose 1 (24 days, no warning).
+        assert!(s.doses[2].warnings.is_empty(), "{:?}", s.doses[2].warnings);
+        // One dose entered twice is not a complete series, and not a booster either.
+        let s = evaluate(r, adult, &doses[..2], &[]);
+        assert_eq!(s.primary_complete, None);
+        assert_eq!(levels(&s).primary_complete, None);
+        let (kind, w) = check_new_dose(r, adult, &doses, &[], &dose(d(2021, 8, 25), "Pfizer"));
+        assert_eq!(kind, DoseKind::Duplicate);
+        assert_eq!(w[0].code, "duplicate_dose");
+        assert_eq!(s.next.unwrap().kind, DoseKind::Primary(2));
+        // Two products on one day are two doses (with the interval warning), not a duplicate.
+        let s = evaluate(
+            r,
+            adult,
+            &[
+                dose(d(2021, 8, 1), "Pfizer"),
+                dose(d(2021, 8, 1), "Moderna"),
+            ],
+            &[],
+        );
+        assert_eq!(s.doses[1].kind, DoseKind::Primary(2));
+        assert_eq!(s.doses[1].warnings[0].code, "interval_too_short");
     }
 
     #[test]

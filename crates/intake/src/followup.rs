@@ -279,6 +279,8 @@ pub fn kind_label(kind: &schedule::DoseKind, english: bool) -> String {
         (schedule::DoseKind::Additional, true) => "additional dose".into(),
         (schedule::DoseKind::Booster(n), false) => format!("mũi nhắc {n}"),
         (schedule::DoseKind::Booster(n), true) => format!("booster {n}"),
+        (schedule::DoseKind::Duplicate, false) => "mũi trùng (không tính)".into(),
+        (schedule::DoseKind::Duplicate, true) => "duplicate (not counted)".into(),
     }
 }
 

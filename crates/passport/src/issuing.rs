@@ -45,7 +45,11 @@ pub async fn build_dcc(
     let counted: Vec<_> = status
         .doses
         .iter()
-        .filter(|d| !matches!(d.kind, DoseKind::Additional) || status.additional == Some(d.date))
+        .filter(|d| match d.kind {
+            DoseKind::Additional => status.additional == Some(d.date),
+            DoseKind::Duplicate => false,
+            _ => true,
+        })
         .collect();
     let last = counted.last().ok_or_else(Error::internal)?;
     let primary = counted

@@ -88,7 +88,7 @@ pub struct PersonCoverage {
     pub primary_complete: Option<NaiveDate>,
     pub booster1: Option<NaiveDate>,
     pub booster2: Option<NaiveDate>,
-    /// Valid dose records counted.
+    /// Doses counted: valid dose records, a dose recorded twice (same day and product) once.
     pub doses: u32,
     /// Next dose due (`primary_2`, `booster_1`…) and its earliest date.
     pub next_kind: Option<String>,
@@ -245,6 +245,12 @@ pub fn person_coverage(facts: &PersonFacts, payloads: &[serde_json::Value]) -> P
     }
     let status = schedule::evaluate(Rules::embedded(), facts.dob, &doses, &[]);
     let levels = schedule::levels(&status);
+    // A dose recorded twice (same day, same product) counts once.
+    row.doses = status
+        .doses
+        .iter()
+        .filter(|d| d.kind != schedule::DoseKind::Duplicate)
+        .count() as u32;
     row.first_dose = levels.first_dose;
     row.primary_complete = levels.primary_complete;
     row.booster1 = levels.booster1;

@@ -463,6 +463,8 @@ pub fn kind_label(kind: DoseKind, en: bool) -> String {
         (DoseKind::Additional, true) => "Additional dose".into(),
         (DoseKind::Booster(n), false) => format!("Mũi nhắc lại {n}"),
         (DoseKind::Booster(n), true) => format!("Booster {n}"),
+        (DoseKind::Duplicate, false) => "Trùng mũi đã ghi (không tính)".into(),
+        (DoseKind::Duplicate, true) => "Duplicate record (not counted)".into(),
     }
 }
 
@@ -766,6 +768,9 @@ pub fn template_xlsx() -> Result<Vec<u8>, domain::Error> {
         domain::Error::internal()
     };
     let bold = Format::new().set_bold();
+    // Every column is text, so Excel keeps the leading zeros of citizen IDs, commune codes and
+    // phone numbers and does not turn dates into its own format.
+    let text = Format::new().set_num_format("@");
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("mui_tiem").map_err(fail)?;
@@ -778,6 +783,7 @@ pub fn template_xlsx() -> Result<Vec<u8>, domain::Error> {
             .write_string(1, c, TEMPLATE_EXAMPLE[c as usize])
             .map_err(fail)?;
         sheet.set_column_width(c, 16).map_err(fail)?;
+        sheet.set_column_format(c, &text).map_err(fail)?;
     }
     let notes = book.add_worksheet();
     notes.set_name("huong_dan").map_err(fail)?;
