@@ -12,10 +12,10 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use domain::Error;
 use domain::audit::NewAuditEntry;
 use domain::dose_record::DoseRow;
 use domain::schedule::{self, DoseEvent, DoseKind, Rules, Warning};
+use domain::{Error, ErrorCode};
 use serde::Serialize;
 use store::{
     LinkDecision, LinkStatus, NewSourceRecord, RecordKind, SourceRecord, SourceRecordQuery, Store,
@@ -196,12 +196,18 @@ pub async fn record_for_person(
         .get_person(person)
         .await?
         .ok_or_else(|| Error::not_found("người", "person"))?;
+    if let Some(kept) = store.merged_into(person).await? {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            format!(
+                "Hồ sơ này đã được gộp vào hồ sơ khác (mã {kept}): hãy ghi nhận mũi tiêm ở hồ sơ được giữ lại"
+            ),
+            format!("This person was merged into another ({kept}): record the dose there"),
+        ));
+    }
     let reference = DoseReference::load(store).await?;
-    let history: Vec<DoseEvent> = person_history(store, person)
-        .await?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect();
+    let records = person_history(store, person).await?;
+    let history: Vec<DoseEvent> = records.iter().map(|(_, d)| d.clone()).collect();
     let new = DoseEvent {
         date: row.dose_date,
         product: row.vaccine.clone(),
@@ -229,35 +235,60 @@ pub async fn record_for_person(
         .as_array()
         .cloned()
         .unwrap_or_default();
+    // Stored and linked in one transaction, with the audit entry.
+    let decision = LinkDecision {
+        record_id: record.id,
+        status: LinkStatus::Linked,
+        person_id: Some(person),
+        probability: None,
+        decided_by: if by.is_empty() {
+            AUTO.into()
+        } else {
+            by.into()
+        },
+        candidates: Some(Vec::new()),
+    };
     let inserted = store
-        .insert_source_records(std::slice::from_ref(&record))
+        .insert_decided_records(std::slice::from_ref(&record), &[decision], Some(audit))
         .await?;
     if inserted.is_empty() {
-        return Ok(RecordedDose {
-            record_id: record.id,
-            inserted: false,
-            kind,
-            schedule_warnings,
-            record_warnings,
+        // The site already sent this record id: the same dose (date, vaccine, additional) sent
+        // again is fine (nothing is stored twice); the id of another dose is refused.
+        let same = records.iter().position(|(r, d)| {
+            r.record.source == record.source
+                && r.record.external_id == record.external_id
+                && (d.date, &d.product, d.additional) == (new.date, &new.product, new.additional)
         });
+        return match same {
+            Some(i) => {
+                // What the stored dose counts as (`person_history` and `evaluate` both order by
+                // date, stably, so the i-th classified dose is the i-th record).
+                let status = schedule::evaluate(Rules::embedded(), p.dob, &history, &[]);
+                let stored = &status.doses[i];
+                Ok(RecordedDose {
+                    record_id: records[i].0.record.id,
+                    inserted: false,
+                    kind: stored.kind,
+                    schedule_warnings: stored.warnings.clone(),
+                    record_warnings: records[i].0.record.payload["warnings"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+            }
+            None => Err(Error::new(
+                ErrorCode::Conflict,
+                format!(
+                    "Mã bản ghi «{}» của điểm tiêm «{}» đã được dùng cho một mũi tiêm khác",
+                    record.external_id, record.source
+                ),
+                format!(
+                    "Record id «{}» of site «{}» is already used for another dose",
+                    record.external_id, record.source
+                ),
+            )),
+        };
     }
-    store
-        .apply_link_decisions(
-            &[LinkDecision {
-                record_id: record.id,
-                status: LinkStatus::Linked,
-                person_id: Some(person),
-                probability: None,
-                decided_by: if by.is_empty() {
-                    AUTO.into()
-                } else {
-                    by.into()
-                },
-                candidates: Some(Vec::new()),
-            }],
-            Some(audit),
-        )
-        .await?;
     Ok(RecordedDose {
         record_id: record.id,
         inserted: true,

@@ -3,6 +3,7 @@
 //! splits a delivery exactly within the caller's scope; the vaccination pages render the table,
 //! the SVG charts, the links down the hierarchy and the allocation reasoning.
 
+use domain::audit::NewAuditEntry;
 use serde_json::Value;
 use store::{CoverageUnit, LinkDecision, LinkStatus, NewSourceRecord, RecordKind};
 use testkit::{TestApp, TestDb};
@@ -324,5 +325,129 @@ async fn vaccination_pages() {
     assert!(page.contains("allocation-error"));
     let (status, _) = text(&xa, &app, "/vaccination/allocation").await;
     assert_eq!(status, 403);
+    app.stop().await;
+}
+
+/// The dose form chooses nothing for the clerk but their own commune's site; a form sent twice
+/// (double click, back button) stores the dose once; its record id cannot be reused for another
+/// dose; and a person merged into another is refused with where to go instead.
+#[tokio::test]
+async fn the_dose_form_stores_a_resent_form_once() {
+    let db = TestDb::sqlite().await;
+    let store = db.store.clone();
+    let pop = testkit::load_demo(store.as_ref(), "12", 300, 8).await;
+    let adults: Vec<&domain::person::Person> = pop
+        .persons
+        .iter()
+        .filter(|p| p.dob < d(1990, 1, 1) && p.national_id.is_some())
+        .take(2)
+        .collect();
+    let (person, other) = (adults[0].clone(), adults[1].clone());
+    store
+        .upsert_vaccination_sites(&[
+            store::VaccinationSite {
+                code: "BV-X".into(),
+                name: "Bệnh viện X".into(),
+                commune_code: None,
+            },
+            store::VaccinationSite {
+                code: "TYT-X".into(),
+                name: "Trạm Y tế X".into(),
+                commune_code: Some(person.commune_code.clone()),
+            },
+        ])
+        .await
+        .unwrap();
+    let app = TestApp::spawn(db).await;
+    let user =
+        testkit::ApiUser::login(&app, "tram", "vaccination_site", &person.commune_code).await;
+    let path = format!("/vaccination/record/{}", person.id);
+    let (status, _, page) = user.text(&app, &path).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<option value=\"\" selected>— chọn vắc xin —</option>"),
+        "no vaccine is chosen for the clerk"
+    );
+    assert!(
+        page.contains("<option value=\"TYT-X\" selected>"),
+        "own site chosen"
+    );
+    let record_id = page
+        .split("name=\"record_id\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form carries a record id")
+        .to_string();
+    assert!(record_id.starts_with("F-"), "{record_id}");
+    let fields = |date: &'static str, vaccine: &'static str| {
+        vec![
+            ("record_id", record_id.clone()),
+            ("vaccine", vaccine.to_string()),
+            ("dose_date", date.to_string()),
+            ("lot", String::new()),
+            ("site_code", "TYT-X".to_string()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let (user, app, path) = (&user, &app, path.clone());
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            user.form(app, &path, &fields).await
+        }
+    };
+    // Sent twice: the same dose, stored once, still the first dose.
+    for _ in 0..2 {
+        let (status, to, _) = send(fields("01/08/2021", "EU/1/20/1528")).await;
+        assert_eq!(status, 303);
+        assert_eq!(to.unwrap(), format!("{path}?recorded=primary_1"));
+    }
+    let history = intake::doses::person_history(store.as_ref(), person.id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    // The same record id for another dose: refused, nothing stored.
+    let (status, _, body) = send(fields("01/09/2021", "EU/1/20/1528")).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("đã được dùng cho một mũi tiêm khác"),
+        "{body}"
+    );
+    // No vaccine chosen: the form comes back saying so.
+    let (status, _, body) = send(fields("01/09/2021", "")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Thiếu tên vắc xin"), "{body}");
+    assert_eq!(
+        intake::doses::person_history(store.as_ref(), person.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A person merged into another: refused, with the kept person named; nothing stored.
+    store
+        .merge_persons(
+            other.id,
+            person.id,
+            "tram",
+            &NewAuditEntry {
+                at: chrono::Utc::now(),
+                actor_id: None,
+                actor: Some("tram".into()),
+                action: "persons.merge".into(),
+                entity_type: Some("person".into()),
+                entity_id: Some(person.id.to_string()),
+                unit_code: None,
+                ip: None,
+                details: serde_json::json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    let mut resent = fields("01/10/2021", "EU/1/20/1528");
+    resent[0].1 = "F-after-merge".into();
+    let (status, _, body) = send(resent).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("đã được gộp vào hồ sơ khác"), "{body}");
+    assert!(body.contains(&other.id.to_string()), "{body}");
     app.stop().await;
 }

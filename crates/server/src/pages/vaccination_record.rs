@@ -21,6 +21,7 @@ use domain::register::CellError;
 use domain::schedule::{DoseKind, FollowUp};
 use maud::{Markup, html};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::PageError;
 use super::auth_pages::{CsrfForm, HasCsrf};
@@ -187,8 +188,10 @@ fn follow_up_label(lang: Lang, f: &FollowUp) -> String {
 
 /// `primary_2` → the dose kind (the codes [`DoseKind::code`] writes).
 fn kind_from_code(code: &str) -> Option<DoseKind> {
-    if code == "additional" {
-        return Some(DoseKind::Additional);
+    match code {
+        "additional" => return Some(DoseKind::Additional),
+        "duplicate" => return Some(DoseKind::Duplicate),
+        _ => {}
     }
     let (kind, n) = code.rsplit_once('_')?;
     let n: u8 = n.parse().ok().filter(|n| (1..=9).contains(n))?;
@@ -300,6 +303,10 @@ pub struct DoseForm {
     pub site_code: String,
     pub additional: Option<String>,
     pub confirm: Option<String>,
+    /// The dose's record id, made when the form is first shown: submitting the same form twice
+    /// (a double click, the back button) stores the dose once.
+    #[serde(default)]
+    pub record_id: String,
 }
 
 impl HasCsrf for DoseForm {
@@ -347,6 +354,22 @@ async fn render(
         form.dose_date.clone()
     };
     let en = lang == Lang::En;
+    let record_id = if form.record_id.trim().is_empty() {
+        format!("F-{}", Uuid::now_v7().simple())
+    } else {
+        form.record_id.clone()
+    };
+    // Nothing is chosen for the clerk, except the site of their own commune.
+    let site_code = if form.site_code.is_empty() {
+        let own = p.user.scope.unit.as_ref().map(|u| u.code.as_str());
+        sites
+            .iter()
+            .find(|s| own.is_some() && s.commune_code.as_deref() == own)
+            .map(|s| s.code.clone())
+            .unwrap_or_default()
+    } else {
+        form.site_code.clone()
+    };
     Ok(page_for(
         lang,
         Some(p),
@@ -389,8 +412,10 @@ async fn render(
             h2 { (lang.t("Ghi nhận mũi mới", "Record a new dose")) }
             form.stack.card #dose-form method="post" action={ "/vaccination/record/" (person.id) } {
                 input type="hidden" name="csrf" value=[p.csrf()];
+                input type="hidden" name="record_id" value=(record_id);
                 label { (lang.t("Vắc xin", "Vaccine"))
                     select name="vaccine" required {
+                        option value="" selected[form.vaccine.is_empty()] { (lang.t("— chọn vắc xin —", "— choose the vaccine —")) }
                         @for v in &vaccines {
                             option value=(v.product.code) selected[form.vaccine == v.product.code] {
                                 (product_label(&v.product.code)) " (" (v.product.aliases.join(", ")) ")"
@@ -411,11 +436,12 @@ async fn render(
                 }
                 label { (lang.t("Điểm tiêm", "Site"))
                     @if sites.is_empty() {
-                        input type="text" name="site_code" value=(form.site_code) required placeholder=(lang.t("mã điểm tiêm", "site code"));
+                        input type="text" name="site_code" value=(site_code) required placeholder=(lang.t("mã điểm tiêm", "site code"));
                     } @else {
                         select name="site_code" required {
+                            option value="" selected[site_code.is_empty()] { (lang.t("— chọn điểm tiêm —", "— choose the site —")) }
                             @for s in &sites {
-                                option value=(s.code) selected[form.site_code == s.code] { (s.name) " (" (s.code) ")" }
+                                option value=(s.code) selected[site_code == s.code] { (s.name) " (" (s.code) ")" }
                             }
                         }
                     }
@@ -471,7 +497,7 @@ pub async fn record_submit(
         lot: form.lot.clone(),
         site_code: form.site_code.clone(),
         additional: form.additional.is_some(),
-        record_id: None,
+        record_id: Some(form.record_id.clone()).filter(|r| !r.trim().is_empty()),
         check_only: false,
     };
     let row = match doses::person_dose_row(&person, &body, doses::today(&state)) {
@@ -483,7 +509,14 @@ pub async fn record_submit(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    if form.confirm.is_none() {
+    // The same form sent again (double click, back button): its dose is already stored, so it
+    // is not checked against itself; recording answers what the stored dose counts as.
+    let resent = intake::doses::person_history(state.store.as_ref(), person.id)
+        .await
+        .map_err(err)?
+        .iter()
+        .any(|(r, _)| r.record.source == row.site_code && r.record.external_id == row.record_id);
+    if form.confirm.is_none() && !resent {
         let check = doses::check_person_dose(&state, &person, &row)
             .await
             .map_err(err)?;
