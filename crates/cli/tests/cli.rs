@@ -947,6 +947,26 @@ fn import_doses_rejects_bad_rows_is_idempotent_and_writes_the_template() {
         "TYT-CLI",
     ])
     .unwrap();
+    // Row 35: CLI-0 again with another vaccine (refused); 36: row 3 (CLI-1) again, unchanged
+    // (stored once).
+    let again_row = |i: usize, vaccine: &str| {
+        let p = adults[i];
+        vec![
+            format!("CLI-{i}"),
+            p.national_id.as_ref().unwrap().as_str().to_string(),
+            p.full_name.clone(),
+            p.dob.format("%d/%m/%Y").to_string(),
+            p.sex.as_str().to_string(),
+            p.commune_code.clone(),
+            String::new(),
+            vaccine.to_string(),
+            "12/09/2021".into(),
+            "L-1".into(),
+            "TYT-CLI".into(),
+        ]
+    };
+    w.write_record(again_row(0, "Moderna")).unwrap();
+    w.write_record(again_row(1, vaccines[1])).unwrap();
     w.flush().unwrap();
     let import = |path: &std::path::Path| {
         let out = phongdich()
@@ -964,8 +984,8 @@ fn import_doses_rejects_bad_rows_is_idempotent_and_writes_the_template() {
     };
     let first = import(&file);
     assert_eq!(first["inserted"], 30, "{first}");
-    assert_eq!(first["duplicates"], 0, "{first}");
-    assert_eq!(first["rejected"], 3, "{first}");
+    assert_eq!(first["duplicates"], 1, "{first}");
+    assert_eq!(first["rejected"], 4, "{first}");
     assert!(first["linked"].as_u64().unwrap() >= 29, "{first}");
     for key in ["review", "unlinked"] {
         assert!(first[key].is_u64(), "{first}");
@@ -993,12 +1013,121 @@ fn import_doses_rejects_bad_rows_is_idempotent_and_writes_the_template() {
         has("34", "national_id", "", "Không đủ thông tin xác định người"),
         "{errors}"
     );
-    assert_eq!(errors.lines().count(), 4, "{errors}");
+    assert!(
+        has(
+            "35",
+            "record_id",
+            "CLI-0",
+            "Mã bản ghi trùng với dòng 2 của cùng điểm tiêm nhưng khác nội dung"
+        ),
+        "{errors}"
+    );
+    assert_eq!(errors.lines().count(), 5, "{errors}");
     let again = import(&file);
     assert_eq!(
         (again["inserted"].as_u64(), again["duplicates"].as_u64()),
-        (Some(0), Some(30)),
+        (Some(0), Some(31)),
         "{again}"
+    );
+
+    // Excel's plain CSV on Vietnamese Windows (Windows-1258): read, names intact, so the
+    // record links on its citizen ID (the given name must agree).
+    let ansi_person = adults[2];
+    let ansi = dir.path().join("ansi.csv");
+    let text = format!(
+        "record_id,national_id,full_name,dob,vaccine,dose_date,site_code\r\n\
+         CLI-ANSI,{},{},{},Pfizer,20/03/2022,TYT-CLI\r\n",
+        ansi_person.national_id.as_ref().unwrap().as_str(),
+        ansi_person.full_name,
+        ansi_person.dob.format("%d/%m/%Y")
+    );
+    // Windows-1258 has the vowels with circumflex, breve and horn, and the tone marks as
+    // combining characters: the way Windows writes Vietnamese into it.
+    let windows_form: String = {
+        use unicode_normalization::UnicodeNormalization;
+        let tone =
+            |c: &char| matches!(c, '\u{300}' | '\u{301}' | '\u{303}' | '\u{309}' | '\u{323}');
+        text.chars()
+            .flat_map(|c| {
+                let parts: Vec<char> = c.to_string().nfd().collect();
+                let base: String = parts
+                    .iter()
+                    .filter(|c| !tone(c))
+                    .collect::<String>()
+                    .nfc()
+                    .collect();
+                let marks: String = parts.iter().filter(|c| tone(c)).collect();
+                (base + &marks).chars().collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1258.encode(&windows_form);
+    assert!(!unmappable, "{text}");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the file must not be UTF-8"
+    );
+    std::fs::write(&ansi, &bytes).unwrap();
+    let ansi_import = import(&ansi);
+    assert_eq!(
+        (
+            ansi_import["inserted"].as_u64(),
+            ansi_import["linked"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{ansi_import}"
+    );
+
+    // Citizen ID, commune and phone typed into number cells lose their leading zeros; the
+    // import puts them back, and the record links on the citizen ID.
+    let number_person = adults[3];
+    let cccd = number_person
+        .national_id
+        .as_ref()
+        .unwrap()
+        .as_str()
+        .to_string();
+    assert!(cccd.starts_with('0'));
+    let numbers = dir.path().join("so.xlsx");
+    {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in [
+            "record_id",
+            "national_id",
+            "full_name",
+            "commune_code",
+            "vaccine",
+            "dose_date",
+            "site_code",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        sheet.write_string(1, 0, "CLI-NUM").unwrap();
+        sheet
+            .write_number(1, 1, cccd.parse::<f64>().unwrap())
+            .unwrap();
+        sheet.write_string(1, 2, &number_person.full_name).unwrap();
+        sheet
+            .write_number(1, 3, number_person.commune_code.parse::<f64>().unwrap())
+            .unwrap();
+        sheet.write_string(1, 4, "Moderna").unwrap();
+        sheet.write_string(1, 5, "21/03/2022").unwrap();
+        sheet.write_string(1, 6, "TYT-CLI").unwrap();
+        book.save(&numbers).unwrap();
+    }
+    let number_import = import(&numbers);
+    assert_eq!(
+        (
+            number_import["inserted"].as_u64(),
+            number_import["linked"].as_u64(),
+            number_import["rejected"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{number_import}"
     );
 
     // The template: an xlsx with the columns, an example row and the notes sheet.
@@ -1042,14 +1171,15 @@ fn import_doses_rejects_bad_rows_is_idempotent_and_writes_the_template() {
     ] {
         assert!(text.contains(needle), "{needle} missing from the notes");
     }
-    // Its example row is itself a valid dose.
+    // Its example row is not a dose: a template sent back unfilled stores nothing, and says why.
     let example = import(&template);
     assert_eq!(
         (example["inserted"].as_u64(), example["rejected"].as_u64()),
-        (Some(1), Some(0)),
+        (Some(0), Some(1)),
         "{example}"
     );
-    assert!(example["errors_file"].is_null());
+    let errors = std::fs::read_to_string(example["errors_file"].as_str().unwrap()).unwrap();
+    assert!(errors.contains("Dòng ví dụ của mẫu nhập"), "{errors}");
     let csv_template = dir.path().join("mau.csv");
     let out = phongdich()
         .args(["import", "doses", "--template"])

@@ -78,6 +78,27 @@ fn truthy(raw: &str) -> bool {
     )
 }
 
+/// A cell as typed, with the leading zeros a spreadsheet drops from numbers put back: a citizen
+/// ID of 10 or 11 digits not starting with 0 (every CCCD starts with 0, Hà Nội's with 001), a
+/// commune code of 1–4 digits (codes have 5), a mobile number of 9 digits starting with 3, 5, 7,
+/// 8 or 9. Anything else is left as it is (and validated as typed).
+pub fn leading_zeros_restored(column: &str, value: &str) -> String {
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    let width = match column {
+        "national_id" if digits && matches!(value.len(), 10 | 11) && !value.starts_with('0') => 12,
+        "commune_code" if digits && value.len() < 5 => 5,
+        "phone"
+            if digits
+                && value.len() == 9
+                && matches!(value.as_bytes()[0], b'3' | b'5' | b'7' | b'8' | b'9') =>
+        {
+            10
+        }
+        _ => return value.to_string(),
+    };
+    format!("{value:0>width$}")
+}
+
 /// Parses one row given as `(column, value)` lookups; `today` bounds the dose date. Returns
 /// every cell error at once.
 pub fn parse_row(
@@ -85,7 +106,10 @@ pub fn parse_row(
     catalogue: &VaccineCatalogue,
     today: NaiveDate,
 ) -> Result<DoseRow, Vec<CellError>> {
-    let cell = |c: &str| get(c).map(|v| v.trim().to_string()).unwrap_or_default();
+    let cell = |c: &str| {
+        let v = get(c).map(|v| v.trim().to_string()).unwrap_or_default();
+        leading_zeros_restored(c, &v)
+    };
     let mut errors = Vec::new();
 
     let record_id = cell("record_id");
@@ -222,6 +246,46 @@ mod tests {
         assert_eq!(r.dose_date, NaiveDate::from_ymd_opt(2021, 8, 15).unwrap());
         assert_eq!(r.full_name, "Nguyễn Văn An");
         assert!(!r.additional);
+    }
+
+    #[test]
+    fn zeros_a_spreadsheet_dropped_from_numbers_are_put_back() {
+        let mut pairs = GOOD.to_vec();
+        pairs.retain(|(k, _)| *k != "national_id");
+        // 001090012345, 00004 and 0912345678 typed into number cells.
+        pairs.extend([
+            ("national_id", "1090012345"),
+            ("commune_code", "4"),
+            ("phone", "912345678"),
+            ("vaccine", "Vero Cell (Sinopharm)"),
+        ]);
+        pairs.retain(|(k, v)| *k != "vaccine" || *v != "Pfizer");
+        let r = parse(&pairs).unwrap();
+        assert_eq!(r.national_id, "001090012345");
+        assert_eq!(r.commune_code, "00004");
+        assert_eq!(r.phone, "0912345678");
+        assert_eq!(r.vaccine, "BBIBP-CorV");
+        assert_eq!(
+            leading_zeros_restored("national_id", "79090012345"),
+            "079090012345"
+        );
+        // Text that was typed wrong stays wrong (and is refused as typed).
+        assert_eq!(
+            leading_zeros_restored("national_id", "01090012345"),
+            "01090012345"
+        );
+        assert_eq!(leading_zeros_restored("national_id", "1090012"), "1090012");
+        assert_eq!(leading_zeros_restored("phone", "212345678"), "212345678");
+        assert_eq!(leading_zeros_restored("commune_code", "0a"), "0a");
+        assert_eq!(leading_zeros_restored("record_id", "7"), "7");
+        assert_eq!(
+            errors_of(&[
+                ("national_id", "01090012345"),
+                ("full_name", ""),
+                ("dob", "")
+            ]),
+            ["national_id"]
+        );
     }
 
     fn errors_of(changes: &[(&str, &str)]) -> Vec<String> {

@@ -102,6 +102,7 @@ pub async fn load_with(
     for chunk in population.persons.chunks(100_000) {
         store.insert_persons(chunk).await?;
     }
+    store.refresh_statistics().await?;
     let inserted = t1.elapsed();
     let denominator_rows = store::rebuild_denominators(store, params.as_of).await?;
     // Bulk writes are audited as one entry.
@@ -236,6 +237,7 @@ async fn load_vaccination(
     };
     // Doses come grouped by person: cut chunks between persons.
     let mut rest = history.doses.as_slice();
+    let mut statistics = store::StatisticsSchedule::new(VACCINATION_CHUNK as u64);
     while !rest.is_empty() {
         let mut end = rest.len().min(VACCINATION_CHUNK);
         while end < rest.len() && rest[end].person_id == rest[end - 1].person_id {
@@ -294,6 +296,7 @@ async fn load_vaccination(
             .insert_decided_records(&records, &decisions, None)
             .await?;
         report.doses += inserted.len();
+        statistics.after(store, report.doses as u64).await?;
     }
     let mut vaccinated: Vec<uuid::Uuid> = history.doses.iter().map(|d| d.person_id).collect();
     vaccinated.dedup();

@@ -116,12 +116,48 @@ struct Table {
     rows: Vec<Vec<String>>,
 }
 
+/// The text of a CSV file: UTF-8 (with or without a byte-order mark) or UTF-16 with one; any
+/// other file is read as Windows-1258, the code page of Excel's plain "CSV" on Vietnamese Windows
+/// (tone marks combining, so the text is composed to NFC), with a warning on standard error.
+fn csv_text(bytes: &[u8], path: &Path) -> anyhow::Result<String> {
+    use unicode_normalization::UnicodeNormalization;
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _, bad) = encoding.decode(bytes);
+        if bad {
+            bail!(
+                "tệp {} có ký tự không đọc được theo bảng mã {}",
+                path.display(),
+                encoding.name()
+            );
+        }
+        return Ok(text.into_owned());
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_string());
+    }
+    let (text, bad) = encoding_rs::WINDOWS_1258.decode_without_bom_handling(bytes);
+    if bad {
+        bail!(
+            "tệp {} không phải UTF-8 và cũng không phải Windows-1258: hãy lưu lại bằng Excel dạng «CSV UTF-8»",
+            path.display()
+        );
+    }
+    eprintln!(
+        "Lưu ý: tệp {} không phải UTF-8, đã đọc theo bảng mã Windows-1258 (CSV của Excel tiếng Việt). \
+         Nếu tên người bị lỗi dấu, hãy lưu lại dạng «CSV UTF-8».",
+        path.display()
+    );
+    Ok(text.nfc().collect())
+}
+
 fn read_csv(path: &Path) -> anyhow::Result<Table> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("không đọc được tệp {}", path.display()))?;
+    let text = csv_text(&bytes, path)?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("không đọc được tệp {}", path.display()))?;
+        .from_reader(text.as_bytes());
     let header = reader
         .headers()
         .context("tệp CSV không có dòng tiêu đề")?
@@ -395,6 +431,14 @@ pub struct DosesSummary {
 /// Dose rows stored and linked per batch (one transaction and audit entry each).
 const DOSE_BATCH: usize = 10_000;
 
+/// Whether a row is the import template's example row, cell for cell.
+fn is_template_example(get: &impl Fn(&str) -> Option<String>) -> bool {
+    server::api::doses::template_header()
+        .iter()
+        .zip(server::api::doses::TEMPLATE_EXAMPLE)
+        .all(|(column, example)| get(column).unwrap_or_default().trim() == example)
+}
+
 /// Imports a file of doses; rejected rows go to `errors_path`. `today` bounds dose dates.
 pub async fn import_doses(
     store: &dyn store::Store,
@@ -415,13 +459,46 @@ pub async fn import_doses(
     let mut rows = Vec::new();
     let mut rejected: Vec<RejectedCell> = Vec::new();
     let mut summary = DosesSummary::default();
+    // The file line of each (site, record id) taken, and its row.
+    let mut taken: HashMap<(String, String), (usize, usize)> = HashMap::new();
     for (i, row) in table.rows.iter().enumerate() {
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         let get = |c: &str| index.get(c).and_then(|&k| row.get(k)).cloned();
+        if is_template_example(&get) {
+            summary.rejected += 1;
+            rejected.push((
+                i + 2,
+                "record_id".into(),
+                server::api::doses::TEMPLATE_EXAMPLE[0].into(),
+                "Dòng ví dụ của mẫu nhập, không phải mũi tiêm thật: hãy xóa dòng này".into(),
+            ));
+            continue;
+        }
         match domain::dose_record::parse_row(get, catalogue, today) {
-            Ok(r) => rows.push(r),
+            Ok(r) => {
+                let key = (r.site_code.clone(), r.record_id.clone());
+                match taken.get(&key) {
+                    // The same dose twice in the file: stored once (counted as a duplicate).
+                    Some(&(_, first)) if rows[first] == r => rows.push(r),
+                    Some(&(line, _)) => {
+                        summary.rejected += 1;
+                        rejected.push((
+                            i + 2,
+                            "record_id".into(),
+                            r.record_id.clone(),
+                            format!(
+                                "Mã bản ghi trùng với dòng {line} của cùng điểm tiêm nhưng khác nội dung: dòng này không được nhận"
+                            ),
+                        ));
+                    }
+                    None => {
+                        taken.insert(key, (i + 2, rows.len()));
+                        rows.push(r);
+                    }
+                }
+            }
             Err(errs) => {
                 summary.rejected += 1;
                 rejected.extend(
@@ -431,6 +508,7 @@ pub async fn import_doses(
             }
         }
     }
+    let mut statistics = store::StatisticsSchedule::new(DOSE_BATCH as u64);
     for (n, chunk) in rows.chunks(DOSE_BATCH).enumerate() {
         let audit = domain::audit::NewAuditEntry {
             at: chrono::Utc::now(),
@@ -444,6 +522,9 @@ pub async fn import_doses(
             details: serde_json::json!({ "batch": n + 1, "rows": chunk.len() }),
         };
         let b = intake::doses::record_doses(store, chunk, Some(&audit)).await?;
+        statistics
+            .after(store, ((n + 1) * DOSE_BATCH) as u64)
+            .await?;
         summary.inserted += b.inserted;
         summary.duplicates += b.duplicates;
         summary.linked += b.linked;
@@ -511,6 +592,7 @@ pub async fn import_tests(
             }
         }
     }
+    let mut statistics = store::StatisticsSchedule::new(TEST_BATCH as u64);
     for (n, chunk) in rows.chunks(TEST_BATCH).enumerate() {
         let audit = domain::audit::NewAuditEntry {
             at: chrono::Utc::now(),
@@ -524,6 +606,9 @@ pub async fn import_tests(
             details: serde_json::json!({ "batch": n + 1, "rows": chunk.len() }),
         };
         let b = intake::lab_tests::record_tests(store, chunk, received_at, Some(&audit)).await?;
+        statistics
+            .after(store, ((n + 1) * TEST_BATCH) as u64)
+            .await?;
         summary.inserted += b.inserted;
         summary.duplicates += b.duplicates;
         summary.linked += b.linked;
