@@ -989,6 +989,17 @@ impl Store for PgStore {
         rows.iter().map(merge_from_row).collect()
     }
 
+    async fn refresh_statistics(&self) -> Result<()> {
+        sqlx::query(
+            "ANALYZE persons, households, source_records, link_candidates, person_coverage, \
+             coverage_counts",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
     async fn merged_into(&self, person: Uuid) -> Result<Option<Uuid>> {
         let row: Option<(Option<Uuid>,)> =
             sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")

@@ -979,6 +979,10 @@ impl Store for SqliteStore {
         rows.iter().map(merge_from_row).collect()
     }
 
+    async fn refresh_statistics(&self) -> Result<()> {
+        Ok(())
+    }
+
     async fn merged_into(&self, person: Uuid) -> Result<Option<Uuid>> {
         let row: Option<(Option<String>,)> =
             sqlx::query_as("SELECT merged_into FROM persons WHERE id = $1")

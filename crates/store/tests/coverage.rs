@@ -413,3 +413,41 @@ async fn report_at(s: &dyn Store, t: &Truth, unit: &CoverageUnit) -> store::Cove
     }
     r
 }
+
+/// After a bulk load, `refresh_statistics` gives PostgreSQL's planner the tables' real sizes
+/// (without it, a server with autovacuum off plans the coverage refresh for empty tables); on
+/// SQLite it does nothing and succeeds.
+#[tokio::test]
+async fn statistics_are_refreshed_after_a_bulk_load() {
+    for db in TestDb::all().await {
+        let s = db.store.as_ref();
+        let pop = testkit::load_demo(s, "12", 300, 5).await;
+        s.refresh_statistics().await.unwrap();
+        if db.url.starts_with("postgres") {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let (persons,): (f32,) =
+                sqlx::query_as("SELECT reltuples FROM pg_class WHERE relname = 'persons'")
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap();
+            assert_eq!(persons as usize, pop.persons.len());
+            let analyzed: Vec<(String,)> = sqlx::query_as(
+                "SELECT relname::text FROM pg_stat_user_tables \
+                 WHERE last_analyze IS NOT NULL ORDER BY 1",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            let analyzed: Vec<&str> = analyzed.iter().map(|(t,)| t.as_str()).collect();
+            for table in ["person_coverage", "persons", "source_records"] {
+                assert!(
+                    analyzed.contains(&table),
+                    "{table} not analysed: {analyzed:?}"
+                );
+            }
+            c.close().await.unwrap();
+        }
+        db.cleanup().await;
+    }
+}
