@@ -174,13 +174,40 @@ pub struct RecordedDose {
     pub record_warnings: Vec<serde_json::Value>,
 }
 
-/// The schedule warnings a new dose would get for a person born on `dob` with `history`.
+/// The schedule warnings a new dose would get for a person born on `dob` with `history`, who
+/// had COVID-19 on `infections` (the deferral after infection).
 pub fn check_dose(
     dob: NaiveDate,
     history: &[DoseEvent],
+    infections: &[NaiveDate],
     new: &DoseEvent,
 ) -> (DoseKind, Vec<Warning>) {
-    schedule::check_new_dose(Rules::embedded(), dob, history, &[], new)
+    schedule::check_new_dose(Rules::embedded(), dob, history, infections, new)
+}
+
+/// When a person had COVID-19: the first positive sample date of each of their cases, for the
+/// schedule's deferral after infection.
+pub async fn infections(store: &dyn Store, person: Uuid) -> Result<Vec<NaiveDate>> {
+    Ok(store
+        .cases_of_person(person)
+        .await?
+        .into_iter()
+        .map(|c| c.first_positive)
+        .collect())
+}
+
+/// Refuses a person merged into another: their doses are recorded on the person kept (named).
+pub async fn refuse_merged(store: &dyn Store, person: Uuid) -> Result<()> {
+    match store.merged_into(person).await? {
+        Some(kept) => Err(Error::new(
+            ErrorCode::Conflict,
+            format!(
+                "Hồ sơ này đã được gộp vào hồ sơ khác (mã {kept}): hãy ghi nhận mũi tiêm ở hồ sơ được giữ lại"
+            ),
+            format!("This person was merged into another ({kept}): record the dose there"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Records a dose given to a register person (form or API): stored as a `dose` record linked
@@ -196,15 +223,7 @@ pub async fn record_for_person(
         .get_person(person)
         .await?
         .ok_or_else(|| Error::not_found("người", "person"))?;
-    if let Some(kept) = store.merged_into(person).await? {
-        return Err(Error::new(
-            ErrorCode::Conflict,
-            format!(
-                "Hồ sơ này đã được gộp vào hồ sơ khác (mã {kept}): hãy ghi nhận mũi tiêm ở hồ sơ được giữ lại"
-            ),
-            format!("This person was merged into another ({kept}): record the dose there"),
-        ));
-    }
+    refuse_merged(store, person).await?;
     let reference = DoseReference::load(store).await?;
     let records = person_history(store, person).await?;
     let history: Vec<DoseEvent> = records.iter().map(|(_, d)| d.clone()).collect();
@@ -213,7 +232,8 @@ pub async fn record_for_person(
         product: row.vaccine.clone(),
         additional: row.additional,
     };
-    let (kind, schedule_warnings) = check_dose(p.dob, &history, &new);
+    let infections = infections(store, person).await?;
+    let (kind, schedule_warnings) = check_dose(p.dob, &history, &infections, &new);
     let mut record = dose_source_record(row, &reference, Uuid::now_v7());
     if record.full_name.is_empty() {
         record.full_name = p.full_name.clone();
@@ -263,7 +283,7 @@ pub async fn record_for_person(
             Some(i) => {
                 // What the stored dose counts as (`person_history` and `evaluate` both order by
                 // date, stably, so the i-th classified dose is the i-th record).
-                let status = schedule::evaluate(Rules::embedded(), p.dob, &history, &[]);
+                let status = schedule::evaluate(Rules::embedded(), p.dob, &history, &infections);
                 let stored = &status.doses[i];
                 Ok(RecordedDose {
                     record_id: records[i].0.record.id,

@@ -175,7 +175,11 @@ pub async fn follow_up_list(
         entries.push(FollowUpEntry {
             age: age_on(person.dob, as_of).unwrap_or(0),
             address: person.household_id.and_then(|h| addresses.get(&h).cloned()),
-            doses: status.doses.len() as u32,
+            doses: status
+                .doses
+                .iter()
+                .filter(|d| d.kind != schedule::DoseKind::Duplicate)
+                .count() as u32,
             state,
             reason: notes.remove(&person.id),
             person,

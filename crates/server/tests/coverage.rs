@@ -423,6 +423,50 @@ async fn the_dose_form_stores_a_resent_form_once() {
             .len(),
         1
     );
+    // COVID-19 on 01/09/2021 (a lab's positive test): a dose ten days later is too soon, and
+    // the next dose moves past the deferral (90 days, vaccination rules).
+    app.add_user("lab", "lab", Some("12"), None).await;
+    let (lab, lab_csrf) = app.login_as("lab").await;
+    let positive = serde_json::json!({"records": [{
+        "record_id": "T-DEFER",
+        "national_id": person.national_id.as_ref().unwrap().as_str(),
+        "full_name": person.full_name,
+        "dob": person.dob.to_string(),
+        "sex": person.sex.as_str(),
+        "commune_code": person.commune_code,
+        "sample_date": "2021-09-01",
+        "test_type": "rt-pcr",
+        "result": "positive",
+        "lab_code": "LAB-X",
+    }]});
+    let r = lab
+        .post(app.url("/api/v1/tests"))
+        .header("x-csrf-token", &lab_csrf)
+        .json(&positive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (status, check) = user
+        .post(
+            &app,
+            &format!("/api/v1/persons/{}/doses", person.id),
+            serde_json::json!({"vaccine": "Pfizer", "dose_date": "11/09/2021",
+                "site_code": "TYT-X", "check_only": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{check}");
+    let codes: Vec<&str> = check["schedule_warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["too_soon_after_infection"], "{check}");
+    let (_, history) = user
+        .get(&app, &format!("/api/v1/persons/{}/vaccinations", person.id))
+        .await;
+    assert_eq!(history["next"]["due"], "2021-11-30", "{history}");
     // A person merged into another: refused, with the kept person named; nothing stored.
     store
         .merge_persons(

@@ -367,7 +367,9 @@ pub async fn check_person_dose(
         product: row.vaccine.clone(),
         additional: row.additional,
     };
-    let (kind, schedule_warnings) = intake::doses::check_dose(person.dob, &history, &new);
+    let infections = intake::doses::infections(store, person.id).await?;
+    let (kind, schedule_warnings) =
+        intake::doses::check_dose(person.dob, &history, &infections, &new);
     let reference = intake::doses::DoseReference::load(store).await?;
     Ok(DoseCheck {
         kind: kind.code(),
@@ -532,7 +534,8 @@ pub async fn vaccination_history(
     let records = intake::doses::person_history(store, person.id).await?;
     let events: Vec<DoseEvent> = records.iter().map(|(_, d)| d.clone()).collect();
     let rules = Rules::embedded();
-    let status = schedule::evaluate(rules, person.dob, &events, &[]);
+    let infections = intake::doses::infections(store, person.id).await?;
+    let status = schedule::evaluate(rules, person.dob, &events, &infections);
     let sites: HashMap<String, String> = store
         .vaccination_sites()
         .await?

@@ -509,6 +509,9 @@ pub async fn record_submit(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
+    intake::doses::refuse_merged(state.store.as_ref(), person.id)
+        .await
+        .map_err(err)?;
     // The same form sent again (double click, back button): its dose is already stored, so it
     // is not checked against itself; recording answers what the stored dose counts as.
     let resent = intake::doses::person_history(state.store.as_ref(), person.id)
