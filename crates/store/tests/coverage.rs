@@ -446,6 +446,15 @@ async fn statistics_are_refreshed_after_a_bulk_load() {
                     "{table} not analysed: {analyzed:?}"
                 );
             }
+            // The coverage tables are vacuumed too (their covering indexes answer alone).
+            let (vacuumed,): (bool,) = sqlx::query_as(
+                "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables \
+                 WHERE relname = 'person_coverage'",
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            assert!(vacuumed);
             c.close().await.unwrap();
         }
         db.cleanup().await;

@@ -161,6 +161,8 @@ pub async fn load_with(
             .context("nạp dịch bệnh mẫu thất bại")?,
         None => EpidemicReport::default(),
     };
+    // The load is over: statistics and visibility as autovacuum would leave them.
+    store.refresh_statistics().await?;
     let total = (generated + inserted).as_secs_f64();
     Ok(DemoReport {
         vaccination,
